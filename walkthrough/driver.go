@@ -1,0 +1,61 @@
+package walkthrough
+
+import (
+	"context"
+	"io"
+)
+
+// Driver makes the phases of BackendStartup happen and reports what it
+// observed at each stop. A driver is paused between two calls of Next: the
+// processes it controls wait at the stop it last reported, so a reader can
+// look at a real, stopped state.
+type Driver interface {
+	// Name returns the driver's name as users type it: "reenact", "live",
+	// "narrate".
+	Name() string
+	// Start prepares the run (processes, sockets, clusters). It returns
+	// before the first stop; a driver that cannot run returns an error
+	// that says why.
+	Start(ctx context.Context) error
+	// Next lets the processes run to the next stop and returns it. It
+	// returns io.EOF when the run is over. Cancelling ctx abandons the
+	// wait; Close must still be called.
+	Next(ctx context.Context) (Event, error)
+	// Close stops and reaps every process the driver started and removes
+	// what it created. It is safe to call more than once and after a
+	// failed Start.
+	Close() error
+}
+
+// DriverOptions are the settings every driver receives.
+type DriverOptions struct {
+	Version Version
+	// WaitForClient makes the driver wait for outside clients (psql) and
+	// walk every connection, one after another, instead of connecting
+	// its own client once.
+	WaitForClient bool
+	// Scenario asks for a branch: "" for the normal run, "fork-failure".
+	Scenario string
+	// PGBin is the directory of the PostgreSQL binaries (live driver).
+	PGBin string
+	// Notify receives progress and diagnostics lines meant for the user
+	// (for example the psql command to type); it may be nil.
+	Notify func(line string)
+}
+
+// Say sends line to o.Notify when there is one.
+func (o DriverOptions) Say(line string) {
+	if o.Notify != nil {
+		o.Notify(line)
+	}
+}
+
+// Scenarios lists the values DriverOptions.Scenario accepts.
+var Scenarios = []string{"normal", ScenarioForkFailure}
+
+// ScenarioForkFailure makes the fork fail for real, so that the fork-failure
+// branch runs.
+const ScenarioForkFailure = "fork-failure"
+
+// EOF is returned by Driver.Next after the last stop.
+var EOF = io.EOF

@@ -1,0 +1,140 @@
+package walkthrough
+
+// Process says which process a stop was observed in.
+type Process string
+
+// The processes a stop can belong to.
+const (
+	// Postmaster is the parent: the process that accepts connections and forks.
+	Postmaster Process = "postmaster"
+	// Backend is the child created for the connection.
+	Backend Process = "backend"
+	// Client is the process that connected (pgwalk's own client at the epilogue).
+	Client Process = "client"
+)
+
+// Event is what a driver observed at one stop. Drivers fill Phase, Process,
+// PID, Point and Values; the engine fills Seq, Version and Driver.
+type Event struct {
+	// Seq counts the stops of a run from 1.
+	Seq int `json:"seq"`
+	// Connection counts the connections walked in this run from 1 (a
+	// --wait-for-client run walks one connection after another).
+	Connection int     `json:"connection"`
+	Phase      PhaseID `json:"phase"`
+	Version    string  `json:"version"`
+	Driver     string  `json:"driver"`
+	Process    Process `json:"process"`
+	// PID is the process's pid, 0 where there is no process (narration).
+	PID int `json:"pid,omitempty"`
+	// Point says where in the code the stop happened, for example
+	// "fork_process returned" or "after ClosePostmasterPorts".
+	Point  string `json:"point,omitempty"`
+	Values Values `json:"values"`
+}
+
+// Values is the one vocabulary every driver uses for what it observed. A
+// field a driver did not observe stays at its zero value and is left out of
+// the JSON encoding. README.md documents each field.
+type Values struct {
+	PostmasterPID int `json:"postmaster_pid,omitempty"`
+	ChildPID      int `json:"child_pid,omitempty"`
+	// CancelKey is the int32 secret of the connection, as generated.
+	CancelKey *int32 `json:"cancel_key,omitempty"`
+	// CanAccept is the canAcceptConnections result: CAC_OK, CAC_STARTUP, ...
+	CanAccept string `json:"can_accept,omitempty"`
+	DeadEnd   *bool  `json:"dead_end,omitempty"`
+	ChildSlot *int   `json:"child_slot,omitempty"`
+	// Backend is the Backend record as the postmaster holds it at this stop.
+	Backend *BackendNode `json:"backend,omitempty"`
+	// ForkReturn is what fork_process returned in the process of this stop
+	// (the child's pid in the postmaster, 0 in the child).
+	ForkReturn *int `json:"fork_return,omitempty"`
+	FDsBefore  []FD `json:"fds_before,omitempty"`
+	FDsAfter   []FD `json:"fds_after,omitempty"`
+	ClosedFDs  []FD `json:"closed_fds,omitempty"`
+	// BackendList is the postmaster's list of backends, head first.
+	BackendList []BackendNode `json:"backend_list,omitempty"`
+	// ClientBackendKey is the BackendKeyData message the client received.
+	ClientBackendKey *BackendKey `json:"client_backend_key,omitempty"`
+	// Errno is the error of a failed fork.
+	Errno *Errno `json:"errno,omitempty"`
+	// Log holds the lines the process logged at this stop, as PostgreSQL
+	// would log them ("forked new backend, pid=... socket=...").
+	Log []string `json:"log,omitempty"`
+	// Checks are the cross-checks a driver made, true when they held.
+	Checks []Check `json:"checks,omitempty"`
+	// Facts are other observations, in the order they were made, each a
+	// short name and its value (for example "allocator": "malloc").
+	Facts []Fact `json:"facts,omitempty"`
+}
+
+// FD is one open file descriptor of a process.
+type FD struct {
+	Num int `json:"fd"`
+	// Kind names what the descriptor is for: see the FDKind constants.
+	Kind string `json:"kind"`
+	// Target is what the kernel reports it points at ("socket:[123]",
+	// "pipe:[45]", a path), where known.
+	Target string `json:"target,omitempty"`
+}
+
+// The kinds of file descriptor the vocabulary names.
+const (
+	FDListenSocket    = "listen socket"
+	FDClientSocket    = "client socket"
+	FDDeathPipeRead   = "postmaster death pipe (read end)"
+	FDDeathPipeWrite  = "postmaster death pipe (write end)"
+	FDEpoll           = "epoll"
+	FDStdio           = "stdio"
+	FDSyslogPipe      = "syslogger pipe"
+	FDOther           = "other"
+	FDDriverChannel   = "pgwalk control channel"
+	FDPostmasterOther = "postmaster file"
+)
+
+// BackendNode is one Backend record of the postmaster's BackendList.
+type BackendNode struct {
+	PID            int    `json:"pid"`
+	CancelKey      int32  `json:"cancel_key"`
+	ChildSlot      int    `json:"child_slot"`
+	BkendType      string `json:"bkend_type"`
+	DeadEnd        bool   `json:"dead_end"`
+	BgworkerNotify bool   `json:"bgworker_notify"`
+}
+
+// BackendKey is the content of a BackendKeyData message.
+type BackendKey struct {
+	PID       int   `json:"pid"`
+	SecretKey int32 `json:"secret_key"`
+}
+
+// Errno is an operating-system error number with its symbolic name.
+type Errno struct {
+	Code    int    `json:"code"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// Check is one cross-check between observed values.
+type Check struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Detail gives the compared values.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Fact is one named observation that has no field of its own.
+type Fact struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Int32 returns a pointer to v, for the optional fields of Values.
+func Int32(v int32) *int32 { return &v }
+
+// Int returns a pointer to v, for the optional fields of Values.
+func Int(v int) *int { return &v }
+
+// Bool returns a pointer to v, for the optional fields of Values.
+func Bool(v bool) *bool { return &v }
