@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/render"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// ShowOptions are the settings of `pgwalk show`.
+type ShowOptions struct {
+	IO         *iostreams.IOStreams
+	Factory    *Factory
+	Phase      walkthrough.Phase
+	Version    walkthrough.Version
+	Style      string
+	Width      int
+	Lang       string
+	NotesDir   string
+	SourceDir  string
+	SourceView string
+}
+
+// NewCmdShow returns `pgwalk show`.
+func NewCmdShow(f *Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{IO: f.IO, Factory: f}
+	var versionName string
+	cmd := &cobra.Command{
+		Use:   "show PHASE --version V",
+		Short: "Render one phase's note",
+		Long: strings.TrimSpace(`
+Render the note of one phase for one release: what the code does and why, the
+cited line ranges with permalinks, what changed between 16.4 and 17.1, and
+what to look at in a run. PHASE is a phase name or its number (1-5):
+
+  ` + strings.Join(walkthrough.PhaseIDs(), ", ")),
+		Example: strings.TrimSpace(`
+  pgwalk show fork --version 16.4
+  pgwalk show 4 --version 17.1 --style light
+  pgwalk show fork-failure --version 17.1 | less -R`),
+		ValidArgsFunction: completePhases,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &FlagError{Err: fmt.Errorf("show takes one phase (phases: %s)", strings.Join(walkthrough.PhaseIDs(), ", "))}
+			}
+			p, err := walkthrough.LookupPhase(args[0])
+			if err != nil || p.ID == walkthrough.Epilogue {
+				return UsageError(err)
+			}
+			opts.Phase = p
+			if opts.Version, err = lookupVersion(versionName); err != nil {
+				return err
+			}
+			if _, err := render.ResolveStyle(opts.Style, false); err != nil {
+				return UsageError(err)
+			}
+			if opts.Width != 0 && (opts.Width < iostreams.MinWidth || opts.Width > 400) {
+				return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", opts.Width, iostreams.MinWidth))
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runShow(opts)
+		},
+	}
+	addVersionFlag(cmd, &versionName)
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Style, "style", "auto", "rendering style: "+strings.Join(render.Styles, ", "))
+	fl.IntVar(&opts.Width, "width", 0, "wrap at this many columns (default: the terminal's, at most 120)")
+	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language of the note: en or ko")
+	fl.StringVar(&opts.NotesDir, "notes", "", "read the notes from this directory instead of the built-in ones")
+	fl.StringVar(&opts.SourceDir, "source", "", "PostgreSQL source tree or git clone to show the cited lines from")
+	fl.StringVar(&opts.SourceView, "source-view", "auto", "show source lines: auto (when available), on, off")
+	_ = cmd.RegisterFlagCompletionFunc("style", cobra.FixedCompletions(render.Styles, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runShow(opts *ShowOptions) error {
+	set, err := opts.Factory.loadNotes(opts.NotesDir)
+	if err != nil {
+		return err
+	}
+	n, fell, err := set.Note(opts.Version.Name, opts.Phase.ID, opts.Lang)
+	if err != nil {
+		return err
+	}
+	r, err := newRenderer(opts.IO, opts.Style, opts.Width)
+	if err != nil {
+		return err
+	}
+	md := render.NoteMarkdown(n, opts.Version)
+	if fell {
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
+	}
+	text, err := r.Markdown(md)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(opts.IO.Out, text)
+	return err
+}

@@ -1,0 +1,43 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// KeyHelp returns the key help shown by ?.
+func KeyHelp() string {
+	return strings.Join([]string{
+		"",
+		"  Keys",
+		"  Enter, space, n, →   next stop (lets the processes run on)",
+		"  b, p, ←              back to an earlier note (the processes do not rewind)",
+		"  g / G                first / latest note",
+		"  1-5                  the note of that phase",
+		"  s                    show or hide the source lines",
+		"  ?                    this help (any key closes it)",
+		"  q                    quit (processes are stopped and cleaned up)",
+		"",
+	}, "\n")
+}
+
+// Footer returns the line under a stop on a terminal.
+func Footer(st walkthrough.State, color bool) string {
+	var parts []string
+	switch {
+	case st.Message != "":
+		parts = append(parts, st.Message)
+	case st.Reviewing():
+		parts = append(parts, fmt.Sprintf("reviewing stop %d of %d", st.Pos+1, len(st.Stops)))
+	case st.Done && st.Pos == len(st.Stops)-1:
+		parts = append(parts, "end of the walk: Enter finishes")
+	}
+	parts = append(parts, "Enter next · b back · s source · ? keys · q quit")
+	line := "  " + strings.Join(parts, "  ·  ")
+	if color {
+		return "\x1b[2m" + line + "\x1b[0m"
+	}
+	return line
+}

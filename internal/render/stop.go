@@ -1,0 +1,253 @@
+package render
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// Stop is everything shown at one stop of a run.
+type Stop struct {
+	Event walkthrough.Event
+	// Note is the phase's note; nil for the epilogue.
+	Note *annotations.Note
+	// Version is the release being walked.
+	Version walkthrough.Version
+	// ShowNote is false when the note was already shown for an earlier
+	// stop of the same phase and connection: only the values are shown.
+	ShowNote bool
+	// FellBack is set when the note is English because the requested
+	// language has none.
+	FellBack bool
+	// Lang is the requested language.
+	Lang string
+}
+
+// Heading returns the stop's heading: "Phase 3/5 · Fork · 16.4".
+func Heading(ev walkthrough.Event, v walkthrough.Version) string {
+	title := walkthrough.PhaseTitle(ev.Phase)
+	switch ev.Phase {
+	case walkthrough.Epilogue:
+		return fmt.Sprintf("%s · %s", title, v.Name)
+	case walkthrough.ForkFailure:
+		return fmt.Sprintf("Branch · %s · %s", title, v.Name)
+	}
+	p, err := walkthrough.LookupPhase(string(ev.Phase))
+	if err != nil {
+		return fmt.Sprintf("%s · %s", ev.Phase, v.Name)
+	}
+	return fmt.Sprintf("Phase %d/%d · %s · %s", p.Number, walkthrough.MainPhaseCount, title, v.Name)
+}
+
+// Subheading returns the line under the heading: which process, where, and
+// which driver observed it.
+func Subheading(ev walkthrough.Event) string {
+	var parts []string
+	proc := string(ev.Process)
+	if ev.PID != 0 {
+		proc = fmt.Sprintf("%s pid %d", proc, ev.PID)
+	}
+	if proc != "" {
+		parts = append(parts, "**"+proc+"**")
+	}
+	if ev.Point != "" {
+		parts = append(parts, ev.Point)
+	}
+	parts = append(parts, "driver "+ev.Driver)
+	if ev.Connection > 0 {
+		parts = append(parts, fmt.Sprintf("connection %d", ev.Connection))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Markdown returns the Markdown of s: heading, note, then the values the
+// driver observed.
+func (s Stop) Markdown(ascii bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n%s\n\n", Heading(s.Event, s.Version), Subheading(s.Event))
+	if s.FellBack {
+		fmt.Fprintf(&b, "*No %q note for this phase yet: showing the English one.*\n\n", s.Lang)
+	}
+	if s.Note != nil {
+		if s.ShowNote {
+			b.WriteString(strings.TrimSpace(s.Note.Body))
+			b.WriteString("\n\n")
+			if !strings.Contains(s.Note.Body, "/blob/"+s.Version.Tag+"/") {
+				b.WriteString(RefsMarkdown(s.Note, s.Version))
+			}
+		} else {
+			fmt.Fprintf(&b, "*More of %s: the note was shown at the phase's first stop (press b to see it again).*\n\n", walkthrough.PhaseTitle(s.Event.Phase))
+		}
+	}
+	b.WriteString(ValuesMarkdown(s.Event, ascii))
+	return b.String()
+}
+
+// RefsMarkdown lists a note's cited ranges with their permalinks.
+func RefsMarkdown(n *annotations.Note, v walkthrough.Version) string {
+	var b strings.Builder
+	b.WriteString("**Source** ")
+	for i, r := range n.Refs {
+		if i > 0 {
+			b.WriteString(" · ")
+		}
+		fmt.Fprintf(&b, "[%s](%s)", r.String(), v.Permalink(r.File, r.First, r.Last))
+	}
+	b.WriteString("\n\n")
+	return b.String()
+}
+
+func mark(ok, ascii bool) string {
+	switch {
+	case ok && ascii:
+		return "[ok]"
+	case ok:
+		return "✓"
+	case ascii:
+		return "[FAILED]"
+	}
+	return "✗"
+}
+
+// ValuesMarkdown returns the "what happened" section of ev, or a line that
+// says nothing was observed.
+func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
+	v := ev.Values
+	var b strings.Builder
+	fmt.Fprintf(&b, "## What happened\n\n")
+	n := b.Len()
+	item := func(name string, value any) { fmt.Fprintf(&b, "- `%s` = %v\n", name, value) }
+	if v.PostmasterPID != 0 {
+		item("postmaster_pid", v.PostmasterPID)
+	}
+	if v.ChildPID != 0 {
+		item("child_pid", v.ChildPID)
+	}
+	if v.ForkReturn != nil {
+		item("fork_return", *v.ForkReturn)
+	}
+	if v.CancelKey != nil {
+		item("cancel_key", fmt.Sprintf("%d (0x%08x)", *v.CancelKey, uint32(*v.CancelKey)))
+	}
+	if v.CanAccept != "" {
+		item("can_accept", v.CanAccept)
+	}
+	if v.DeadEnd != nil {
+		item("dead_end", *v.DeadEnd)
+	}
+	if v.ChildSlot != nil {
+		item("child_slot", *v.ChildSlot)
+	}
+	if k := v.ClientBackendKey; k != nil {
+		item("client_backend_key", fmt.Sprintf("pid %d, key %d", k.PID, k.SecretKey))
+	}
+	if e := v.Errno; e != nil {
+		item("errno", fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Message))
+	}
+	if b.Len() > n {
+		b.WriteString("\n")
+	}
+	if v.Backend != nil {
+		b.WriteString("**Backend record**\n\n")
+		b.WriteString(backendTable([]walkthrough.BackendNode{*v.Backend}))
+	}
+	fdTable := func(title string, fds []walkthrough.FD) {
+		if len(fds) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "**%s**\n\n| fd | kind | target |\n|---:|---|---|\n", title)
+		for _, f := range fds {
+			fmt.Fprintf(&b, "| %d | %s | %s |\n", f.Num, f.Kind, cell(f.Target))
+		}
+		b.WriteString("\n")
+	}
+	fdTable("fds_before", v.FDsBefore)
+	fdTable("fds_after", v.FDsAfter)
+	fdTable("closed_fds", v.ClosedFDs)
+	if v.BackendList != nil {
+		b.WriteString("**backend_list** (head first)\n\n")
+		b.WriteString(backendTable(v.BackendList))
+	}
+	if len(v.Log) > 0 {
+		b.WriteString("**Log**\n\n```\n")
+		for _, l := range v.Log {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	for _, f := range v.Facts {
+		fmt.Fprintf(&b, "- %s: %s\n", f.Name, f.Value)
+	}
+	if len(v.Facts) > 0 {
+		b.WriteString("\n")
+	}
+	if len(v.Checks) > 0 {
+		b.WriteString("**Checks**\n\n")
+		for _, c := range v.Checks {
+			fmt.Fprintf(&b, "- %s %s", mark(c.OK, ascii), c.Name)
+			if c.Detail != "" {
+				fmt.Fprintf(&b, " — %s", c.Detail)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if b.Len() == n {
+		if ev.Driver == "narrate" {
+			b.WriteString("*Narration only: no process ran, so there are no observed values. Run with `--driver reenact` (the default) to see real ones.*\n")
+		} else {
+			b.WriteString("*Nothing was observed at this stop.*\n")
+		}
+	}
+	return b.String()
+}
+
+func backendTable(nodes []walkthrough.BackendNode) string {
+	var b strings.Builder
+	b.WriteString("| pid | cancel_key | child_slot | bkend_type | dead_end | bgworker_notify |\n|---:|---:|---:|---|---|---|\n")
+	for _, n := range nodes {
+		fmt.Fprintf(&b, "| %d | %d | %d | %s | %t | %t |\n", n.PID, n.CancelKey, n.ChildSlot, cell(n.BkendType), n.DeadEnd, n.BgworkerNotify)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func cell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// PhaseListMarkdown returns the table of phases and their cited ranges for
+// notes (one note per phase, in phase order).
+func PhaseListMarkdown(v walkthrough.Version, notes []*annotations.Note) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# BackendStartup phases · %s (%s)\n\n| # | phase | title | source |\n|---|---|---|---|\n", v.Name, v.Tag)
+	for _, n := range notes {
+		p, _ := walkthrough.LookupPhase(string(n.Phase))
+		num := fmt.Sprint(p.Number)
+		if p.Number == 0 {
+			num = "-"
+		}
+		var refs []string
+		for _, r := range n.Refs {
+			refs = append(refs, path.Base(r.File)+":"+fmt.Sprintf("%d-%d", r.First, r.Last))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", num, n.Phase, n.Title, strings.Join(refs, ", "))
+	}
+	return b.String()
+}
+
+// NoteMarkdown returns a note on its own, as `pgwalk show` prints it.
+func NoteMarkdown(n *annotations.Note, v walkthrough.Version) string {
+	heading := Heading(walkthrough.Event{Phase: n.Phase}, v)
+	md := fmt.Sprintf("# %s\n\n%s\n\n", heading, strings.TrimSpace(n.Body))
+	if !strings.Contains(n.Body, "/blob/"+v.Tag+"/") {
+		md += RefsMarkdown(n, v)
+	}
+	return md
+}
