@@ -497,7 +497,7 @@ func (w *walk) show(st walkthrough.State) error {
 	if w.opts.Output == "json" {
 		return render.WriteJSON(out, s)
 	}
-	text, err := w.renderer.Markdown(s.Markdown(w.ascii))
+	text, err := w.renderer.Document(s.Markdown(w.ascii))
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func runShow(opts *ShowOptions) error {
 	if fell {
 		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
 	}
-	text, err := r.Markdown(md)
+	text, err := r.Document(md)
 	if err != nil {
 		return err
 	}

@@ -102,3 +102,24 @@ func (r *Renderer) Markdown(md string) (string, error) {
 	}
 	return out, nil
 }
+
+// Document renders md for the terminal. Link addresses are taken out of the
+// running text and listed, numbered and unwrapped, after it.
+func (r *Renderer) Document(md string) (string, error) {
+	body, links := footnoteLinks(md)
+	out, err := r.Markdown(body)
+	if err != nil {
+		return "", err
+	}
+	if len(links) == 0 {
+		return out, nil
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(out, " \n"))
+	b.WriteString("\n\n")
+	for i, l := range links {
+		fmt.Fprintf(&b, "  [%d] %s\n", i+1, l)
+	}
+	b.WriteString("\n")
+	return b.String(), nil
+}
