@@ -181,7 +181,8 @@ func Parse(name string, data []byte) (*Note, error) {
 	if n.Phase == "" {
 		return nil, &NoteError{File: name, Field: "phase", Msg: "missing"}
 	}
-	if _, err := walkthrough.LookupPhase(string(n.Phase)); err != nil || n.Phase == walkthrough.Epilogue {
+	// LookupPhase also accepts a phase's number; a note must use the id.
+	if p, err := walkthrough.LookupPhase(string(n.Phase)); err != nil || p.ID != n.Phase || n.Phase == walkthrough.Epilogue {
 		return nil, &NoteError{File: name, Field: "phase", Msg: fmt.Sprintf("unknown phase %q (phases: %s)", n.Phase, strings.Join(walkthrough.PhaseIDs(), ", "))}
 	}
 	if n.Version == "" {
