@@ -151,28 +151,32 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 		b.WriteString("\n")
 	}
 	if v.Backend != nil {
-		b.WriteString("**Backend record**\n\n")
-		b.WriteString(backendTable([]walkthrough.BackendNode{*v.Backend}))
+		b.WriteString("`backend` (the record in the postmaster)\n\n")
+		b.WriteString(backendList([]walkthrough.BackendNode{*v.Backend}))
 	}
-	fdTable := func(title string, fds []walkthrough.FD) {
+	fdList := func(title string, fds []walkthrough.FD) {
 		if len(fds) == 0 {
 			return
 		}
-		fmt.Fprintf(&b, "**%s**\n\n| fd | kind | target |\n|---:|---|---|\n", title)
+		fmt.Fprintf(&b, "`%s`\n\n", title)
 		for _, f := range fds {
-			fmt.Fprintf(&b, "| %d | %s | %s |\n", f.Num, f.Kind, cell(f.Target))
+			fmt.Fprintf(&b, "- fd %d · %s", f.Num, f.Kind)
+			if f.Target != "" {
+				fmt.Fprintf(&b, " · `%s`", f.Target)
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 	}
-	fdTable("fds_before", v.FDsBefore)
-	fdTable("fds_after", v.FDsAfter)
-	fdTable("closed_fds", v.ClosedFDs)
+	fdList("fds_before", v.FDsBefore)
+	fdList("fds_after", v.FDsAfter)
+	fdList("closed_fds", v.ClosedFDs)
 	if v.BackendList != nil {
-		b.WriteString("**backend_list** (head first)\n\n")
-		b.WriteString(backendTable(v.BackendList))
+		b.WriteString("`backend_list` (head first)\n\n")
+		b.WriteString(backendList(v.BackendList))
 	}
 	if len(v.Log) > 0 {
-		b.WriteString("**Log**\n\n```\n")
+		b.WriteString("Log\n\n```\n")
 		for _, l := range v.Log {
 			b.WriteString(l + "\n")
 		}
@@ -185,7 +189,7 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 		b.WriteString("\n")
 	}
 	if len(v.Checks) > 0 {
-		b.WriteString("**Checks**\n\n")
+		b.WriteString("Checks\n\n")
 		for _, c := range v.Checks {
 			fmt.Fprintf(&b, "- %s %s", mark(c.OK, ascii), c.Name)
 			if c.Detail != "" {
@@ -205,11 +209,11 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 	return b.String()
 }
 
-func backendTable(nodes []walkthrough.BackendNode) string {
+func backendList(nodes []walkthrough.BackendNode) string {
 	var b strings.Builder
-	b.WriteString("| pid | cancel_key | child_slot | bkend_type | dead_end | bgworker_notify |\n|---:|---:|---:|---|---|---|\n")
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "| %d | %d | %d | %s | %t | %t |\n", n.PID, n.CancelKey, n.ChildSlot, cell(n.BkendType), n.DeadEnd, n.BgworkerNotify)
+		fmt.Fprintf(&b, "- pid %d · cancel_key %d · child_slot %d · bkend_type %s · dead_end %t · bgworker_notify %t\n",
+			n.PID, n.CancelKey, n.ChildSlot, cell(n.BkendType), n.DeadEnd, n.BgworkerNotify)
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -219,7 +223,7 @@ func cell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return strings.ReplaceAll(s, "|", `\|`)
+	return s
 }
 
 // PhaseListMarkdown returns the table of phases and their cited ranges for

@@ -1,0 +1,236 @@
+package render
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/glamour"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+var update = flag.Bool("update", false, "rewrite the .golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test ./internal/render -update refreshes it)\n--- got\n%s", path, got)
+	}
+}
+
+func notty(t testing.TB) *Renderer {
+	r, err := New(Options{Style: "notty", Width: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestNotesGolden renders every note of every version in the notty style.
+func TestNotesGolden(t *testing.T) {
+	set, err := annotations.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := notty(t)
+	for _, v := range walkthrough.Versions() {
+		for _, n := range set.Notes(v.Name, annotations.DefaultLang) {
+			t.Run(v.Name+"/"+string(n.Phase), func(t *testing.T) {
+				out, err := r.Document(NoteMarkdown(n, v))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(out, "\x1b[") {
+					t.Error("notty output carries ANSI escapes")
+				}
+				golden(t, "notes/"+v.Name+"/"+string(n.Phase), out)
+			})
+		}
+	}
+}
+
+// sampleStop is a stop with every kind of observed value.
+func sampleStop() Stop {
+	v, _ := walkthrough.LookupVersion("16.4")
+	return Stop{
+		Version:  v,
+		ShowNote: true,
+		Event: walkthrough.Event{
+			Seq: 5, Connection: 1, Phase: walkthrough.ParentRegistration, Version: "16.4", Driver: "reenact",
+			Process: walkthrough.Postmaster, PID: 4100, Point: "after dlist_push_head",
+			Values: walkthrough.Values{
+				PostmasterPID: 4100, ChildPID: 4101, CancelKey: walkthrough.Int32(-123456789),
+				ChildSlot: walkthrough.Int(1), DeadEnd: walkthrough.Bool(false),
+				FDsBefore: []walkthrough.FD{{Num: 3, Kind: walkthrough.FDListenSocket, Target: "socket:[77]"}},
+				ClosedFDs: []walkthrough.FD{{Num: 3, Kind: walkthrough.FDListenSocket}},
+				BackendList: []walkthrough.BackendNode{{PID: 4101, CancelKey: -123456789, ChildSlot: 1, BkendType: "BACKEND_TYPE_NORMAL"}},
+				ClientBackendKey: &walkthrough.BackendKey{PID: 4101, SecretKey: -123456789},
+				Log:    []string{"DEBUG:  forked new backend, pid=4101 socket=9"},
+				Checks: []walkthrough.Check{{Name: "pid matches", OK: true, Detail: "4101 = 4101"}, {Name: "key matches", OK: false, Detail: "1 != 2"}},
+				Facts:  []walkthrough.Fact{{Name: "allocator", Value: "malloc"}},
+			},
+		},
+	}
+}
+
+func TestValuesGolden(t *testing.T) {
+	r := notty(t)
+	out, err := r.Document(ValuesMarkdown(sampleStop().Event, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"child_pid", "4101", "0xf8a432eb", "BACKEND_TYPE_NORMAL", "[ok] pid matches", "[FAILED] key matches", "forked new backend, pid=4101 socket=9", "listen socket"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("values section lacks %q", want)
+		}
+	}
+	golden(t, "values", out)
+}
+
+func TestNarrationSaysNothingRan(t *testing.T) {
+	out := ValuesMarkdown(walkthrough.Event{Driver: "narrate"}, true)
+	if !strings.Contains(out, "no process ran") {
+		t.Errorf("narration must say no process ran: %s", out)
+	}
+}
+
+func TestHeading(t *testing.T) {
+	v, _ := walkthrough.LookupVersion("17.1")
+	tests := []struct {
+		phase walkthrough.PhaseID
+		want  string
+	}{
+		{walkthrough.StructCreation, "Phase 1/5 · Struct creation · 17.1"},
+		{walkthrough.Fork, "Phase 3/5 · Fork · 17.1"},
+		{walkthrough.ForkFailure, "Branch · Fork failure · 17.1"},
+		{walkthrough.Epilogue, "Closing check · 17.1"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.phase), func(t *testing.T) {
+			if got := Heading(walkthrough.Event{Phase: tt.phase}, v); got != tt.want {
+				t.Errorf("Heading = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJSONStop(t *testing.T) {
+	set, _ := annotations.Default()
+	s := sampleStop()
+	s.Note, _, _ = set.Note("16.4", s.Event.Phase, "en")
+	var b strings.Builder
+	if err := WriteJSON(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "\n") != 1 {
+		t.Fatalf("one stop must be one line: %q", b.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"seq", "connection", "phase", "version", "driver", "process", "pid", "title", "refs", "values"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON stop lacks %q: %s", k, b.String())
+		}
+	}
+	vals := m["values"].(map[string]any)
+	if vals["cancel_key"].(float64) != -123456789 || vals["child_pid"].(float64) != 4101 {
+		t.Errorf("values wrong: %v", vals)
+	}
+	if _, ok := vals["errno"]; ok {
+		t.Error("an unobserved value must be left out")
+	}
+	refs := m["refs"].([]any)
+	if len(refs) == 0 || !strings.Contains(refs[0].(map[string]any)["permalink"].(string), "REL_16_4") {
+		t.Errorf("refs: %v", refs)
+	}
+}
+
+func TestFootnoteLinks(t *testing.T) {
+	md := "See [postmaster.c:1-2](https://example.org/a#L1-L2) and https://example.org/b.\nAgain https://example.org/a#L1-L2\n```\nhttps://in.code/x\n```\n"
+	body, links := footnoteLinks(md)
+	if len(links) != 2 || links[0] != "https://example.org/a#L1-L2" || links[1] != "https://example.org/b" {
+		t.Fatalf("links = %q", links)
+	}
+	if !strings.Contains(body, "postmaster.c:1-2 [1] and [2].") || !strings.Contains(body, "Again [1]") || !strings.Contains(body, "https://in.code/x") {
+		t.Fatalf("body = %q", body)
+	}
+}
+
+func TestResolveStyle(t *testing.T) {
+	tests := []struct {
+		style string
+		color bool
+		want  string
+		err   bool
+	}{
+		{"auto", true, "dark", false}, {"auto", false, "notty", false}, {"light", true, "light", false},
+		{"ascii", true, "ascii", false}, {"neon", true, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.style, func(t *testing.T) {
+			got, err := ResolveStyle(tt.style, tt.color)
+			if (err != nil) != tt.err || got != tt.want {
+				t.Errorf("ResolveStyle(%q, %v) = %q, %v", tt.style, tt.color, got, err)
+			}
+		})
+	}
+}
+
+// BenchmarkRender compares pgwalk's rendering of every note of a version
+// with a bare glamour render of the same Markdown, both with one renderer
+// created per run. The issue's target: pgwalk at most 1.2x bare glamour.
+func BenchmarkRender(b *testing.B) {
+	set, err := annotations.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range walkthrough.Versions() {
+		notes := set.Notes(v.Name, annotations.DefaultLang)
+		b.Run("glamour/"+v.Name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tr, err := glamour.NewTermRenderer(glamour.WithStandardStyle("notty"), glamour.WithWordWrap(80))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, n := range notes {
+					if _, err := tr.Render(NoteMarkdown(n, v)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run("pgwalk/"+v.Name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := notty(b)
+				for _, n := range notes {
+					if _, err := r.Document(NoteMarkdown(n, v)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
