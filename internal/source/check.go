@@ -23,7 +23,8 @@ type Line struct {
 type Snippet struct {
 	// File is the cited file, as the note names it.
 	File string
-	// First and Last are the cited range, clipped to the file.
+	// First and Last are the cited range, as the note gives it; when it
+	// runs past the end of the file, only the lines marked Cited exist.
 	First, Last int
 	// Lines are the lines shown, in order: the range and its context.
 	Lines []Line
@@ -44,16 +45,15 @@ func Range(lines []string, ref annotations.Ref, context int) Snippet {
 	if ref.First < 1 || ref.Last < ref.First || ref.Last > len(lines) {
 		s.OutOfRange = true
 	}
-	s.First = max(s.First, 1)
-	s.Last = min(s.Last, len(lines))
-	if s.First > s.Last {
+	first, last := max(ref.First, 1), min(ref.Last, len(lines))
+	if first > last {
 		return s
 	}
-	from := max(1, s.First-context)
-	to := min(len(lines), s.Last+context)
+	from := max(1, first-context)
+	to := min(len(lines), last+context)
 	s.Lines = make([]Line, 0, to-from+1)
 	for n := from; n <= to; n++ {
-		s.Lines = append(s.Lines, Line{Number: n, Text: lines[n-1], Cited: n >= s.First && n <= s.Last})
+		s.Lines = append(s.Lines, Line{Number: n, Text: lines[n-1], Cited: n >= first && n <= last})
 	}
 	return s
 }
