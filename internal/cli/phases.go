@@ -32,9 +32,9 @@ func NewCmdPhases(f *Factory, runF func(*PhasesOptions) error) *cobra.Command {
 List the phases of BackendStartup in the order they run, with the file:line
 ranges of the release that each phase's note cites. The fork-failure branch
 is listed last: it replaces phases 4 and 5 when the fork fails.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   pgwalk phases --version 16.4
-  pgwalk phases --version 17.1 --output json`),
+  pgwalk phases --version 17.1 --output json`, "\n"),
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := lookupVersion(versionName)

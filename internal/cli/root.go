@@ -84,7 +84,7 @@ By default the run is a re-enactment: pgwalk becomes a small postmaster with
 real sockets, a real client, a cancel key from the OS's random source and a
 real child process. With --driver live it traces a real PostgreSQL postmaster
 with ptrace instead.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   # walk BackendStartup of PostgreSQL 16.4, one phase per key press
   pgwalk run --version 16.4
 
@@ -93,7 +93,7 @@ with ptrace instead.`),
 
   # list the phases and their source ranges, then read one note
   pgwalk phases --version 17.1
-  pgwalk show fork --version 17.1`),
+  pgwalk show fork --version 17.1`, "\n"),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}

@@ -72,13 +72,13 @@ text; --output json prints one JSON object per stop instead.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C), 143
 terminated, 129 hung up.`),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   pgwalk run --version 16.4
   pgwalk run --version 17.1 --wait-for-client      # students connect with psql
   pgwalk run --version 16.4 --scenario fork-failure
   pgwalk run --version 16.4 --driver live --pg-bin /usr/lib/postgresql/16/bin
   pgwalk run --version 17.1 --output json | jq .values
-  pgwalk run --version 16.4 --delay 5s             # auto-advance for a projector`),
+  pgwalk run --version 16.4 --delay 5s             # auto-advance for a projector`, "\n"),
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := lookupVersion(versionName)

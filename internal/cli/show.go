@@ -39,10 +39,10 @@ cited line ranges with permalinks, what changed between 16.4 and 17.1, and
 what to look at in a run. PHASE is a phase name or its number (1-5):
 
   ` + strings.Join(walkthrough.PhaseIDs(), ", ")),
-		Example: strings.TrimSpace(`
+		Example: strings.Trim(`
   pgwalk show fork --version 16.4
   pgwalk show 4 --version 17.1 --style light
-  pgwalk show fork-failure --version 17.1 | less -R`),
+  pgwalk show fork-failure --version 17.1 | less -R`, "\n"),
 		ValidArgsFunction: completePhases,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
