@@ -68,6 +68,19 @@ type State struct {
 	Finished bool
 	// Message is a one-line notice for the footer, cleared by the next key.
 	Message string
+	// Page is the page of the stop on screen, when the stop is taller than
+	// the terminal; Pages is how many pages it has (set by the view).
+	Page, Pages int
+}
+
+// WithPages returns the state after the view found that the stop on screen
+// needs n pages.
+func (s State) WithPages(n int) State {
+	s.Pages = n
+	if s.Page >= n {
+		s.Page = max(n-1, 0)
+	}
+	return s
 }
 
 // NeedStop reports whether the caller must fetch the next stop from the
@@ -98,6 +111,14 @@ func (s State) Ended() State {
 
 // Advance returns the state after key.
 func Advance(s State, k Key) State {
+	n := advance(s, k)
+	if n.Pos != s.Pos {
+		n.Page, n.Pages = 0, 0
+	}
+	return n
+}
+
+func advance(s State, k Key) State {
 	s.Message = ""
 	if k == KeyInterrupt {
 		s.Quit, s.Interrupted = true, true
@@ -113,6 +134,10 @@ func Advance(s State, k Key) State {
 	last := len(s.Stops) - 1
 	switch k {
 	case KeyNext:
+		if s.Page < s.Pages-1 {
+			s.Page++
+			return s
+		}
 		switch {
 		case s.Pos < last:
 			s.Pos++
@@ -122,6 +147,10 @@ func Advance(s State, k Key) State {
 			s.Finished = true
 		}
 	case KeyBack:
+		if s.Page > 0 {
+			s.Page--
+			return s
+		}
 		if s.Pos > 0 {
 			s.Pos--
 			s.Message = "an earlier note: the processes do not rewind, they stay paused at the latest stop"

@@ -143,3 +143,28 @@ func TestLookupVersionAndPhase(t *testing.T) {
 		t.Errorf("Permalink = %s", got)
 	}
 }
+
+func TestAdvancePages(t *testing.T) {
+	s := State{}.Received(StructCreation).WithPages(3)
+	s = Advance(s, KeyNext)
+	if s.Pos != 0 || s.Page != 1 {
+		t.Fatalf("next on a long stop must page: %+v", s)
+	}
+	s = Advance(s, KeyBack)
+	if s.Pos != 0 || s.Page != 0 {
+		t.Fatalf("back must page up first: %+v", s)
+	}
+	s = Advance(Advance(s, KeyNext), KeyNext)
+	if s.Page != 2 {
+		t.Fatalf("page 3 expected: %+v", s)
+	}
+	s = Advance(s, KeyNext)
+	if s.Pos != 1 || s.Page != 0 || !s.NeedStop() {
+		t.Fatalf("next on the last page must ask for the next stop and reset the page: %+v", s)
+	}
+	s = s.Received(StructInit).WithPages(2)
+	s = Advance(s, PhaseKey(1))
+	if s.Pos != 0 || s.Page != 0 {
+		t.Fatalf("a jump resets the page: %+v", s)
+	}
+}

@@ -360,7 +360,7 @@ func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
 		}
 		if !w.interactive {
 			if st.Pos != shown {
-				if err := w.show(st); err != nil {
+				if _, err := w.show(st); err != nil {
 					return err
 				}
 				shown = st.Pos
@@ -371,9 +371,11 @@ func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
 			st = walkthrough.Advance(st, walkthrough.KeyNext)
 			continue
 		}
-		if err := w.show(st); err != nil {
+		pages, err := w.show(st)
+		if err != nil {
 			return err
 		}
+		st = st.WithPages(pages)
 		k, err := w.key(ctx, keys)
 		if err != nil {
 			return nil
@@ -487,33 +489,44 @@ func (w *walk) stopAt(i int) (render.Stop, error) {
 	return s, nil
 }
 
-// show writes the stop at st.Pos.
-func (w *walk) show(st walkthrough.State) error {
+// show writes the stop at st.Pos and returns how many pages it has. On a
+// terminal a stop taller than the screen is shown one page at a time.
+func (w *walk) show(st walkthrough.State) (int, error) {
 	s, err := w.stopAt(st.Pos)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	out := w.opts.IO.Out
 	if w.opts.Output == "json" {
-		return render.WriteJSON(out, s)
+		return 1, render.WriteJSON(out, s)
 	}
 	text, err := w.renderer.Document(s.Markdown(w.ascii))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if w.interactive {
-		fmt.Fprint(out, "\x1b[H\x1b[2J")
-	} else if st.Pos > 0 {
-		fmt.Fprintln(out, strings.Repeat("-", min(w.renderer.Width(), 72)))
-	}
-	fmt.Fprint(out, text)
-	if w.interactive {
-		if st.Help {
-			fmt.Fprint(out, render.KeyHelp())
+	if !w.interactive {
+		if st.Pos > 0 {
+			fmt.Fprintln(out, strings.Repeat("-", min(w.renderer.Width(), 72)))
 		}
-		fmt.Fprintln(out, render.Footer(st, w.renderer.Color()))
+		_, err = fmt.Fprint(out, text)
+		return 1, err
 	}
-	return nil
+	if st.Help {
+		text += render.KeyHelp()
+	}
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	height := w.opts.IO.TerminalHeight() - 2
+	pages := 1
+	if height >= 5 && len(lines) > height {
+		pages = (len(lines) + height - 1) / height
+		page := min(st.Page, pages-1)
+		lines = lines[page*height : min((page+1)*height, len(lines))]
+	}
+	fmt.Fprint(out, "\x1b[H\x1b[2J")
+	fmt.Fprintln(out, strings.Join(lines, "\n"))
+	st = st.WithPages(pages)
+	fmt.Fprintln(out, render.Footer(st, render.Heading(s.Event, w.opts.Version), w.renderer.Color()))
+	return pages, nil
 }
 
 // finish reports the end of the run on ErrOut.

@@ -127,6 +127,20 @@ func (s *IOStreams) TerminalWidth() int {
 	return w
 }
 
+// TerminalHeight returns the height of the terminal on Out in lines, or 0
+// when Out is not a terminal or its size is unknown.
+func (s *IOStreams) TerminalHeight() int {
+	if c, err := strconv.Atoi(s.getenv("LINES")); err == nil && c > 0 {
+		return c
+	}
+	if f, ok := s.Out.(*os.File); ok {
+		if _, h, err := term.GetSize(int(f.Fd())); err == nil {
+			return h
+		}
+	}
+	return 0
+}
+
 // RawInput switches In, when it is a terminal, to a mode where single key
 // presses arrive at once without echo, and returns the function that
 // restores it. Output processing and signals stay as they are, so Ctrl-C

@@ -17,6 +17,7 @@ func KeyHelp() string {
 		"  g / G                first / latest note",
 		"  1-5                  the note of that phase",
 		"  s                    show or hide the source lines",
+		"  (a stop taller than the screen: Enter and b page through it first)",
 		"  ?                    this help (any key closes it)",
 		"  q                    quit (processes are stopped and cleaned up)",
 		"",
@@ -24,17 +25,22 @@ func KeyHelp() string {
 }
 
 // Footer returns the line under a stop on a terminal.
-func Footer(st walkthrough.State, color bool) string {
-	var parts []string
+func Footer(st walkthrough.State, heading string, color bool) string {
+	parts := []string{heading}
+	if st.Pages > 1 {
+		parts = append(parts, fmt.Sprintf("page %d/%d", st.Page+1, st.Pages))
+	}
 	switch {
 	case st.Message != "":
 		parts = append(parts, st.Message)
 	case st.Reviewing():
 		parts = append(parts, fmt.Sprintf("reviewing stop %d of %d", st.Pos+1, len(st.Stops)))
+	case st.Page < st.Pages-1:
+		parts = append(parts, "Enter: more of this stop")
 	case st.Done && st.Pos == len(st.Stops)-1:
 		parts = append(parts, "end of the walk: Enter finishes")
 	}
-	parts = append(parts, "Enter next · b back · s source · ? keys · q quit")
+	parts = append(parts, "Enter next · b back · ? keys · q quit")
 	line := "  " + strings.Join(parts, "  ·  ")
 	if color {
 		return "\x1b[2m" + line + "\x1b[0m"

@@ -201,7 +201,7 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 	}
 	if b.Len() == n {
 		if ev.Driver == "narrate" {
-			b.WriteString("*Narration only: no process ran, so there are no observed values. Run with `--driver reenact` (the default) to see real ones.*\n")
+			b.WriteString("*Narration only: no process ran, so nothing was observed. The default driver, reenact, shows real values.*\n")
 		} else {
 			b.WriteString("*Nothing was observed at this stop.*\n")
 		}
