@@ -227,18 +227,33 @@ func srcColour(texts []string, o SourceStyle) ([][]srcSegment, *srcPalette) {
 	return lines[:len(texts)], newSrcPalette(styles.Get(theme), o.TrueColor)
 }
 
-// srcWrite writes segs, coloured by pal when pal is not nil.
+// srcWrite writes segs, coloured by pal when pal is not nil. Neighbouring
+// segments of the same colour share one escape sequence; blanks take the
+// colour of the run they are in.
 func srcWrite(b *strings.Builder, segs []srcSegment, pal *srcPalette) {
-	for _, sg := range segs {
-		esc := ""
-		if pal != nil {
-			esc = pal.escape(sg.typ)
-		}
-		if esc == "" || strings.TrimSpace(sg.text) == "" {
+	if pal == nil {
+		for _, sg := range segs {
 			b.WriteString(sg.text)
-			continue
 		}
-		b.WriteString(esc + sg.text + srcReset)
+		return
+	}
+	cur := ""
+	for _, sg := range segs {
+		esc := pal.escape(sg.typ)
+		if strings.TrimSpace(sg.text) == "" {
+			esc = cur
+		}
+		if esc != cur {
+			if cur != "" {
+				b.WriteString(srcReset)
+			}
+			b.WriteString(esc)
+			cur = esc
+		}
+		b.WriteString(sg.text)
+	}
+	if cur != "" {
+		b.WriteString(srcReset)
 	}
 }
 
