@@ -521,11 +521,14 @@ func (w *walk) show(st walkthrough.State) (int, error) {
 		pages = (len(lines) + height - 1) / height
 		page := min(st.Page, pages-1)
 		lines = lines[page*height : min((page+1)*height, len(lines))]
+		for len(lines) < height {
+			lines = append(lines, "")
+		}
 	}
 	fmt.Fprint(out, "\x1b[H\x1b[2J")
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	st = st.WithPages(pages)
-	fmt.Fprintln(out, render.Footer(st, render.Heading(s.Event, w.opts.Version), w.renderer.Color()))
+	fmt.Fprintln(out, render.Footer(st, render.Heading(s.Event, w.opts.Version), w.opts.IO.TerminalWidth(), w.renderer.Color()))
 	return pages, nil
 }
 

@@ -24,8 +24,8 @@ func KeyHelp() string {
 	}, "\n")
 }
 
-// Footer returns the line under a stop on a terminal.
-func Footer(st walkthrough.State, heading string, color bool) string {
+// Footer returns the line under a stop on a terminal, cut to width columns.
+func Footer(st walkthrough.State, heading string, width int, color bool) string {
 	parts := []string{heading}
 	if st.Pages > 1 {
 		parts = append(parts, fmt.Sprintf("page %d/%d", st.Page+1, st.Pages))
@@ -36,14 +36,17 @@ func Footer(st walkthrough.State, heading string, color bool) string {
 	case st.Reviewing():
 		parts = append(parts, fmt.Sprintf("reviewing stop %d of %d", st.Pos+1, len(st.Stops)))
 	case st.Page < st.Pages-1:
-		parts = append(parts, "Enter: more of this stop")
+		parts = append(parts, "Enter: more")
 	case st.Done && st.Pos == len(st.Stops)-1:
-		parts = append(parts, "end of the walk: Enter finishes")
+		parts = append(parts, "the end: Enter finishes")
 	}
-	parts = append(parts, "Enter next · b back · ? keys · q quit")
-	line := "  " + strings.Join(parts, "  ·  ")
+	parts = append(parts, "? keys · q quit")
+	line := " " + strings.Join(parts, " · ")
+	if r := []rune(line); width > 1 && len(r) > width-1 {
+		line = string(r[:width-2]) + "…"
+	}
 	if color {
-		return "\x1b[2m" + line + "\x1b[0m"
+		return "\x1b[7m" + line + "\x1b[0m"
 	}
 	return line
 }
