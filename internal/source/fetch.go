@@ -47,7 +47,7 @@ func (e *RangeMismatchError) Error() string {
 	case MissingSymbols:
 		return fmt.Sprintf("%s: %s lines %d-%d: symbols not in the range: %s", e.Note, r.Ref.File, r.Ref.First, r.Ref.Last, strings.Join(r.Missing, ", "))
 	}
-	return fmt.Sprintf("%s: %s lines %d-%d: expected sha256 %s, got %s", e.Note, r.Ref.File, r.Ref.First, r.Ref.Last, r.Ref.SHA256, r.Actual)
+	return fmt.Sprintf("%s: %s lines %d-%d: expected sha256 %s, actual %s", e.Note, r.Ref.File, r.Ref.First, r.Ref.Last, r.Ref.SHA256, r.Actual)
 }
 
 // citation is one ref of one note.
