@@ -1,0 +1,223 @@
+package reenact
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// protocol30 is the only protocol version PostgreSQL 16 and 17 speak (3.0).
+const protocol30 = pgproto3.ProtocolVersion30
+
+// backendHooks connect the wire-protocol side of a backend to its
+// postmaster.
+type backendHooks struct {
+	// report sends a message to the postmaster.
+	report func(fromChild) error
+	// cancel forwards a CancelRequest to the postmaster and returns once
+	// the postmaster has processed it.
+	cancel func(pid int, key int32) error
+}
+
+// The error the backend sends for every query.
+const (
+	queryErrorCode    = "0A000" // feature_not_supported
+	queryErrorMessage = "this backend only re-enacts BackendStartup: it cannot run queries"
+)
+
+// serveBackend does what a backend does from BackendInitialize on: it reads
+// the startup packet (answering 'N' to SSL and GSS encryption requests and
+// forwarding a CancelRequest), authenticates everyone, reports parameters,
+// sends BackendKeyData(pid, key) and ReadyForQuery, then answers every
+// query with an error until the client sends Terminate or goes away. It
+// returns the process's exit code.
+func serveBackend(conn net.Conn, vars backendVars, fl flavor, pid int, h backendHooks) int {
+	be := pgproto3.NewBackend(conn, conn)
+	var startup *pgproto3.StartupMessage
+	for startup == nil {
+		msg, err := be.ReceiveStartupMessage()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				// PostgreSQL does not complain when the client closes the
+				// connection before sending anything.
+				_ = h.report(fromChild{Type: msgError, Text: "client closed the connection before sending a startup packet"})
+				return 0
+			}
+			// PostgreSQL logs a malformed startup packet as COMMERROR
+			// (server log only, nothing to the client) and the backend
+			// exits with status 0.
+			_ = h.report(fromChild{Type: msgError, Text: "invalid startup packet: " + err.Error()})
+			return 0
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+			if _, err := conn.Write([]byte{'N'}); err != nil {
+				_ = h.report(fromChild{Type: msgError, Text: "answer encryption request: " + err.Error()})
+				return 0
+			}
+		case *pgproto3.CancelRequest:
+			if len(m.SecretKey) != 4 {
+				_ = h.report(fromChild{Type: msgError, Text: fmt.Sprintf("invalid length of cancel request key: %d bytes", len(m.SecretKey))})
+				return 0
+			}
+			key := int32(binary.BigEndian.Uint32(m.SecretKey))
+			if err := h.cancel(int(m.ProcessID), key); err != nil {
+				_ = h.report(fromChild{Type: msgError, Text: "forward cancel request: " + err.Error()})
+			}
+			// Nothing is sent back to the client.
+			return 0
+		case *pgproto3.StartupMessage:
+			startup = m
+		default:
+			_ = h.report(fromChild{Type: msgError, Text: fmt.Sprintf("unexpected startup message %T", msg)})
+			return 0
+		}
+	}
+
+	var sent []string
+	var unrecognized []string
+	for name := range startup.Parameters {
+		if strings.HasPrefix(name, "_pq_.") {
+			unrecognized = append(unrecognized, name)
+		}
+	}
+	sort.Strings(unrecognized)
+	if startup.ProtocolVersion != protocol30 || len(unrecognized) > 0 {
+		be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: protocol30, UnrecognizedOptions: unrecognized})
+		sent = append(sent, "NegotiateProtocolVersion(3.0)")
+	}
+	user := startup.Parameters["user"]
+	if user == "" {
+		return fatal(be, h, "28000", "no PostgreSQL user name specified in startup packet")
+	}
+	db := startup.Parameters["database"]
+	if db == "" {
+		db = user
+	}
+	if vars.DeadEnd {
+		return fatal(be, h, "53300", "sorry, too many clients already")
+	}
+
+	be.Send(&pgproto3.AuthenticationOk{})
+	sent = append(sent, "AuthenticationOk")
+	params := parameterStatus(fl, startup.Parameters)
+	for _, p := range params {
+		be.Send(&pgproto3.ParameterStatus{Name: p[0], Value: p[1]})
+	}
+	sent = append(sent, fmt.Sprintf("ParameterStatus x%d", len(params)))
+	secret := make([]byte, 4)
+	binary.BigEndian.PutUint32(secret, uint32(vars.CancelKey))
+	be.Send(&pgproto3.BackendKeyData{ProcessID: uint32(pid), SecretKey: secret})
+	sent = append(sent, "BackendKeyData")
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	sent = append(sent, "ReadyForQuery(I)")
+	if err := be.Flush(); err != nil {
+		_ = h.report(fromChild{Type: msgError, Text: "send startup response: " + err.Error()})
+		return 1
+	}
+	_ = h.report(fromChild{
+		Type: msgStartup, User: user, Database: db,
+		Application: startup.Parameters["application_name"],
+		Protocol:    fmt.Sprintf("%d.%d", startup.ProtocolVersion>>16, startup.ProtocolVersion&0xffff),
+		Sent:        sent, KeyPID: pid, Key: vars.CancelKey,
+	})
+
+	return commandLoop(be, h)
+}
+
+// commandLoop answers the client's messages until Terminate or EOF.
+func commandLoop(be *pgproto3.Backend, h backendHooks) int {
+	// After an error in the extended protocol the backend skips messages
+	// until Sync, as PostgreSQL does.
+	skipping := false
+	for {
+		msg, err := be.Receive()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+				return 0
+			}
+			_ = h.report(fromChild{Type: msgError, Text: "read from client: " + err.Error()})
+			return 1
+		}
+		switch m := msg.(type) {
+		case *pgproto3.Terminate:
+			return 0
+		case *pgproto3.Query:
+			_ = h.report(fromChild{Type: msgQuery, Text: m.String})
+			be.Send(queryError())
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+		case *pgproto3.FunctionCall:
+			be.Send(queryError())
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+		case *pgproto3.Parse, *pgproto3.Bind, *pgproto3.Describe, *pgproto3.Execute, *pgproto3.Close:
+			if !skipping {
+				if p, ok := m.(*pgproto3.Parse); ok {
+					_ = h.report(fromChild{Type: msgQuery, Text: p.Query})
+				}
+				be.Send(queryError())
+				skipping = true
+			}
+		case *pgproto3.Sync:
+			skipping = false
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+		case *pgproto3.Flush:
+		default:
+			// Copy messages outside COPY are ignored, as PostgreSQL does.
+		}
+		if err := be.Flush(); err != nil {
+			_ = h.report(fromChild{Type: msgError, Text: "write to client: " + err.Error()})
+			return 1
+		}
+	}
+}
+
+// fatal sends a FATAL ErrorResponse, reports it and returns exit code 1.
+func fatal(be *pgproto3.Backend, h backendHooks, code, message string) int {
+	be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: message})
+	_ = be.Flush()
+	_ = h.report(fromChild{Type: msgError, Text: "FATAL: " + message})
+	return 1
+}
+
+func queryError() *pgproto3.ErrorResponse {
+	return &pgproto3.ErrorResponse{
+		Severity:            "ERROR",
+		SeverityUnlocalized: "ERROR",
+		Code:                queryErrorCode,
+		Message:             queryErrorMessage,
+		Detail:              "pgwalk started this process the way PostgreSQL starts a backend, to show the startup phases; there is no database behind it.",
+		Hint:                "End the session (\\q in psql); pgwalk then shows the closing check.",
+	}
+}
+
+// parameterStatus returns the ParameterStatus messages a backend sends
+// after authentication, sorted by name.
+func parameterStatus(fl flavor, startup map[string]string) [][2]string {
+	user := startup["user"]
+	enc := startup["client_encoding"]
+	if enc == "" || strings.EqualFold(enc, "auto") {
+		enc = "UTF8"
+	}
+	return [][2]string{
+		{"application_name", startup["application_name"]},
+		{"client_encoding", enc},
+		{"DateStyle", "ISO, MDY"},
+		{"default_transaction_read_only", "off"},
+		{"in_hot_standby", "off"},
+		{"integer_datetimes", "on"},
+		{"IntervalStyle", "postgres"},
+		{"is_superuser", "off"},
+		{"scram_iterations", "4096"},
+		{"server_encoding", "UTF8"},
+		{"server_version", fl.serverVersion()},
+		{"session_authorization", user},
+		{"standard_conforming_strings", "on"},
+		{"TimeZone", "UTC"},
+	}
+}

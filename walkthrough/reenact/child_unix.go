@@ -1,0 +1,271 @@
+//go:build unix
+
+package reenact
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// childFlags are the command-line arguments of ChildCommand: which
+// inherited fd is which.
+type childFlags struct {
+	version    string
+	control    int
+	client     int
+	listen     []int
+	deathRead  int
+	deathWrite int
+}
+
+func parseChildFlags(args []string) (childFlags, error) {
+	var cf childFlags
+	var listen string
+	fs := flag.NewFlagSet(ChildCommand, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cf.version, "version", "", "PostgreSQL release being re-enacted")
+	fs.IntVar(&cf.control, "control", -1, "fd of the control channel")
+	fs.IntVar(&cf.client, "client", -1, "fd of the client socket")
+	fs.StringVar(&listen, "listen", "", "comma-separated fds of the listen sockets")
+	fs.IntVar(&cf.deathRead, "death-read", -1, "fd of the death pipe's read end")
+	fs.IntVar(&cf.deathWrite, "death-write", -1, "fd of the death pipe's write end")
+	if err := fs.Parse(args); err != nil {
+		return cf, err
+	}
+	for _, s := range strings.Split(listen, ",") {
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return cf, fmt.Errorf("-listen: %w", err)
+		}
+		cf.listen = append(cf.listen, n)
+	}
+	if cf.control < 3 || cf.client < 3 || cf.deathRead < 3 || cf.deathWrite < 3 {
+		return cf, errors.New("-control, -client, -death-read and -death-write are required")
+	}
+	return cf, nil
+}
+
+// ChildMain runs the backend side of the re-enactment in the process the
+// postmaster launched: it waits at each stop until the postmaster lets it
+// go on, closes the postmaster's sockets and detaches (in the order of the
+// release being re-enacted), reports its fd table, then serves the client
+// in the v3 wire protocol. args are the arguments after ChildCommand. It
+// returns the process's exit code.
+func ChildMain(args []string) int {
+	cf, err := parseChildFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgwalk %s: %v (this command is started by pgwalk's re-enactment, not by hand)\n", ChildCommand, err)
+		return 2
+	}
+	v, err := walkthrough.LookupVersion(cf.version)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgwalk %s: %v\n", ChildCommand, err)
+		return 2
+	}
+	fl := flavorFor(v)
+
+	ctl := os.NewFile(uintptr(cf.control), "pgwalk control channel")
+	defer ctl.Close()
+	r := newCtlReader(ctl)
+	w := &ctlWriter{w: ctl}
+
+	// Restore the backend variables, as SubPostmasterMain does from the
+	// backend_var file.
+	var m toChild
+	if err := r.recv(&m); err != nil || m.Type != msgVars || m.Vars == nil {
+		fmt.Fprintf(os.Stderr, "pgwalk %s: no backend variables: %v\n", ChildCommand, err)
+		return 1
+	}
+	vars := *m.Vars
+
+	// Stop: fork. Wait here until the postmaster lets the child run.
+	if err := waitProceed(r); err != nil {
+		return 1
+	}
+
+	pid := os.Getpid()
+	before, err := listFDs(&vars)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgwalk %s: %v\n", ChildCommand, err)
+		return 1
+	}
+	facts := []walkthrough.Fact{{Name: "fd listing", Value: fdListingFact}}
+	if extra := notPassed(before, vars.Roles); extra != "" {
+		facts = append(facts, walkthrough.Fact{Name: "fds not from the postmaster", Value: extra})
+	}
+	var steps []string
+	for _, step := range fl.childSteps() {
+		switch step {
+		case stepInitChild:
+			facts = append(facts, initPostmasterChild()...)
+		case stepClosePorts:
+			facts = append(facts, closePostmasterPorts(cf)...)
+		}
+		steps = append(steps, step)
+	}
+	after, err := listFDs(&vars)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgwalk %s: %v\n", ChildCommand, err)
+		return 1
+	}
+	sid, _ := unix.Getsid(0)
+	if err := w.send(fromChild{
+		Type: msgChildStop, PID: pid, PPID: os.Getppid(), SID: sid,
+		Steps: steps, FDsBefore: before, FDsAfter: after, Facts: facts,
+	}); err != nil {
+		return 1
+	}
+
+	// Stop: child. Wait again; the postmaster registers the child meanwhile.
+	if err := waitProceed(r); err != nil {
+		return 1
+	}
+	return runBackend(cf, vars, fl, pid, r, w)
+}
+
+// notPassed describes the fds above 2 that the postmaster did not pass.
+func notPassed(fds []walkthrough.FD, roles map[int]string) string {
+	var parts []string
+	for _, fd := range fds {
+		if fd.Num <= 2 || roles[fd.Num] != "" {
+			continue
+		}
+		what := "inherited by pgwalk itself without close-on-exec"
+		switch {
+		case fd.Target == "":
+			what = "the Go runtime's own or inherited by pgwalk without close-on-exec"
+		case strings.HasPrefix(fd.Target, "/sys/fs/cgroup/"):
+			what = "opened by the Go runtime (cgroup CPU limit)"
+		}
+		desc := fmt.Sprintf("fd %d", fd.Num)
+		if fd.Target != "" {
+			desc += " " + fd.Target
+		}
+		parts = append(parts, desc+": "+what)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// waitProceed blocks until the postmaster sends msgProceed. It returns an
+// error when the channel ends, which means the postmaster is gone.
+func waitProceed(r *ctlReader) error {
+	var m toChild
+	if err := r.recv(&m); err != nil {
+		return err
+	}
+	if m.Type != msgProceed {
+		return fmt.Errorf("unexpected control message %q", m.Type)
+	}
+	return nil
+}
+
+// initPostmasterChild detaches the child from the postmaster the way
+// InitPostmasterChild does: a new session (setsid), so that signals meant
+// for the postmaster's process group do not reach it, and a request to be
+// told when the postmaster dies.
+func initPostmasterChild() []walkthrough.Fact {
+	var facts []walkthrough.Fact
+	if sid, err := unix.Setsid(); err != nil {
+		facts = append(facts, walkthrough.Fact{Name: "setsid", Value: "failed: " + err.Error()})
+	} else {
+		facts = append(facts, walkthrough.Fact{Name: "setsid", Value: fmt.Sprintf("new session %d led by the child, so the terminal's Ctrl-C to pgwalk does not reach it", sid)})
+	}
+	facts = append(facts, walkthrough.Fact{Name: "parent-death signal", Value: askParentDeathSignal()})
+	return facts
+}
+
+// closePostmasterPorts closes what ClosePostmasterPorts closes: the death
+// pipe's write end first (so that the pipe reports the postmaster's death
+// only when the postmaster itself is gone), then the listen sockets.
+func closePostmasterPorts(cf childFlags) []walkthrough.Fact {
+	var failed []string
+	if err := unix.Close(cf.deathWrite); err != nil {
+		failed = append(failed, fmt.Sprintf("fd %d: %v", cf.deathWrite, err))
+	}
+	for _, fd := range cf.listen {
+		if err := unix.Close(fd); err != nil {
+			failed = append(failed, fmt.Sprintf("fd %d: %v", fd, err))
+		}
+	}
+	if len(failed) > 0 {
+		return []walkthrough.Fact{{Name: "close failed", Value: strings.Join(failed, "; ")}}
+	}
+	return nil
+}
+
+// runBackend is the backend proper: BackendInitialize and what follows.
+func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReader, w *ctlWriter) int {
+	f := os.NewFile(uintptr(cf.client), "client socket")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		_ = w.send(fromChild{Type: msgError, Text: "use client socket: " + err.Error()})
+		return 1
+	}
+	defer nc.Close()
+
+	// Watch the death pipe as PostmasterIsAlive does: once every write
+	// end is closed, a read returns EOF, and the backend ends.
+	death := os.NewFile(uintptr(cf.deathRead), "postmaster death pipe")
+	go func() {
+		var b [1]byte
+		_, _ = death.Read(b[:])
+		nc.Close()
+	}()
+
+	// A cancel request arrives as SIGINT from the postmaster.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT)
+	done := make(chan struct{})
+	sigDone := make(chan struct{})
+	go func() {
+		defer close(sigDone)
+		for {
+			select {
+			case s := <-sigs:
+				_ = w.send(fromChild{Type: msgSignal, PID: pid, Signal: unix.SignalName(s.(syscall.Signal)),
+					Text: "cancel request: the backend was idle, so there was nothing to cancel"})
+			case <-done:
+				return
+			}
+		}
+	}()
+	defer func() {
+		signal.Stop(sigs)
+		close(done)
+		<-sigDone
+	}()
+
+	hooks := backendHooks{
+		report: func(m fromChild) error { return w.send(m) },
+		cancel: func(target int, key int32) error {
+			if err := w.send(fromChild{Type: msgCancel, PID: pid, TargetPID: target, Key: key}); err != nil {
+				return err
+			}
+			var m toChild
+			if err := r.recv(&m); err != nil {
+				return err
+			}
+			if m.Type != msgCancelDone {
+				return fmt.Errorf("unexpected control message %q", m.Type)
+			}
+			return nil
+		},
+	}
+	return serveBackend(nc, vars, fl, pid, hooks)
+}

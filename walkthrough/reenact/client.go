@@ -1,0 +1,160 @@
+package reenact
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// clientQuery is the query pgwalk's own client sends to show the backend's
+// answer.
+const clientQuery = "SELECT 1"
+
+// clientResult is what pgwalk's own client saw.
+type clientResult struct {
+	// Received names the messages the client read, in order.
+	Received []string
+	// Key is the BackendKeyData message, when one came.
+	Key *walkthrough.BackendKey
+	// ServerVersion is the server_version ParameterStatus.
+	ServerVersion string
+	// StartupError is an ErrorResponse received instead of a session
+	// (the fork-failure branch).
+	StartupError string
+	// QueryError is the backend's answer to clientQuery.
+	QueryError string
+	// Err is what went wrong on the client's side, if anything.
+	Err error
+}
+
+// ownClient is pgwalk's own client: one connection over the Unix socket.
+type ownClient struct {
+	conn net.Conn
+	done chan struct{}
+	res  clientResult
+}
+
+// runClient speaks the client side of a session over conn: StartupMessage,
+// everything up to ReadyForQuery, one query, Terminate.
+func runClient(conn net.Conn) clientResult {
+	var res clientResult
+	fe := pgproto3.NewFrontend(conn, conn)
+	fe.Send(&pgproto3.StartupMessage{
+		ProtocolVersion: protocol30,
+		Parameters: map[string]string{
+			"user":             "postgres",
+			"database":         "postgres",
+			"application_name": "pgwalk",
+		},
+	})
+	if err := fe.Flush(); err != nil {
+		res.Err = fmt.Errorf("client: send StartupMessage: %w", err)
+		return res
+	}
+	if done, err := readUntilReady(fe, &res); err != nil || done {
+		res.Err = err
+		return res
+	}
+
+	fe.Send(&pgproto3.Query{String: clientQuery})
+	if err := fe.Flush(); err != nil {
+		res.Err = fmt.Errorf("client: send Query: %w", err)
+		return res
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			res.Err = fmt.Errorf("client: read query answer: %w", err)
+			return res
+		}
+		res.Received = append(res.Received, messageName(msg))
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			res.QueryError = fmt.Sprintf("%s %s: %s", e.Severity, e.Code, e.Message)
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	fe.Send(&pgproto3.Terminate{})
+	if err := fe.Flush(); err != nil {
+		res.Err = fmt.Errorf("client: send Terminate: %w", err)
+	}
+	return res
+}
+
+// readUntilReady reads the startup answer. It returns done=true when the
+// server answered with an error instead of a session.
+func readUntilReady(fe *pgproto3.Frontend, res *clientResult) (done bool, err error) {
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			if res.StartupError != "" && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || isReset(err)) {
+				return true, nil
+			}
+			return true, fmt.Errorf("client: read startup answer: %w", err)
+		}
+		res.Received = append(res.Received, messageName(msg))
+		switch m := msg.(type) {
+		case *pgproto3.BackendKeyData:
+			if len(m.SecretKey) != 4 {
+				return true, fmt.Errorf("client: BackendKeyData with a %d-byte key", len(m.SecretKey))
+			}
+			res.Key = &walkthrough.BackendKey{PID: int(m.ProcessID), SecretKey: int32(binary.BigEndian.Uint32(m.SecretKey))}
+		case *pgproto3.ParameterStatus:
+			if m.Name == "server_version" {
+				res.ServerVersion = m.Value
+			}
+		case *pgproto3.ErrorResponse:
+			res.StartupError = fmt.Sprintf("%s: %s", m.Severity, m.Message)
+			// The server closes the connection after this message.
+			return true, nil
+		case *pgproto3.ReadyForQuery:
+			return false, nil
+		}
+	}
+}
+
+// isReset reports whether err is a connection reset, which is how a Unix
+// socket reports a peer that closed with unread data.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET)
+}
+
+// messageName names a backend message for the closing check.
+func messageName(msg pgproto3.BackendMessage) string {
+	switch m := msg.(type) {
+	case *pgproto3.ReadyForQuery:
+		return fmt.Sprintf("ReadyForQuery(%c)", m.TxStatus)
+	case *pgproto3.ParameterStatus:
+		return "ParameterStatus"
+	default:
+		name := fmt.Sprintf("%T", msg)
+		return strings.TrimPrefix(name, "*pgproto3.")
+	}
+}
+
+// summarize collapses runs of one message name: "ParameterStatus x14".
+func summarize(names []string) string {
+	var out []string
+	for i := 0; i < len(names); {
+		j := i
+		for j < len(names) && names[j] == names[i] {
+			j++
+		}
+		if j-i > 1 {
+			out = append(out, fmt.Sprintf("%s x%d", names[i], j-i))
+		} else {
+			out = append(out, names[i])
+		}
+		i = j
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,137 @@
+package reenact
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// The control channel is a socket pair between the postmaster and one
+// child. Each message is one JSON object on one line.
+
+// The postmaster's messages to a child.
+const (
+	// msgVars carries the backend variables, as EXEC_BACKEND's
+	// backend_var file does.
+	msgVars = "vars"
+	// msgProceed lets the child run to its next stop.
+	msgProceed = "proceed"
+	// msgCancelDone acknowledges a forwarded cancel request.
+	msgCancelDone = "cancel-done"
+)
+
+// A child's messages to the postmaster.
+const (
+	// msgChildStop reports the child stop: fds and the first steps.
+	msgChildStop = "child-stop"
+	// msgStartup reports what the backend sent during startup.
+	msgStartup = "startup"
+	// msgCancel forwards a CancelRequest read from the client.
+	msgCancel = "cancel"
+	// msgSignal reports a signal the backend received.
+	msgSignal = "signal"
+	// msgError reports an error that ends the backend.
+	msgError = "error"
+	// msgQuery reports a query the backend refused.
+	msgQuery = "query"
+)
+
+// inodeDeathPipe names the death pipe in backendVars.Inodes; the child
+// tells its two ends apart by their access mode.
+const inodeDeathPipe = "death pipe"
+
+// backendVars are the values the postmaster hands a new backend, the
+// analogue of PostgreSQL's BackendParameters.
+type backendVars struct {
+	Version       string `json:"version"`
+	PostmasterPID int    `json:"postmaster_pid"`
+	CancelKey     int32  `json:"cancel_key"`
+	ChildSlot     int    `json:"child_slot"`
+	CanAccept     string `json:"can_accept"`
+	DeadEnd       bool   `json:"dead_end"`
+	// Roles maps the child's fd numbers to FD kinds.
+	Roles map[int]string `json:"roles"`
+	// Inodes maps the inode of every object the postmaster passed to its
+	// FD kind; pipe ends share one inode, so pipes are named by pipe.
+	Inodes map[uint64]string `json:"inodes"`
+}
+
+// toChild is a message from the postmaster to a child.
+type toChild struct {
+	Type string       `json:"type"`
+	Vars *backendVars `json:"vars,omitempty"`
+}
+
+// fromChild is a message from a child to the postmaster.
+type fromChild struct {
+	Type string `json:"type"`
+	PID  int    `json:"pid,omitempty"`
+
+	// child-stop
+	PPID      int                `json:"ppid,omitempty"`
+	SID       int                `json:"sid,omitempty"`
+	Steps     []string           `json:"steps,omitempty"`
+	FDsBefore []walkthrough.FD   `json:"fds_before,omitempty"`
+	FDsAfter  []walkthrough.FD   `json:"fds_after,omitempty"`
+	Facts     []walkthrough.Fact `json:"facts,omitempty"`
+
+	// startup
+	User        string   `json:"user,omitempty"`
+	Database    string   `json:"database,omitempty"`
+	Application string   `json:"application,omitempty"`
+	Protocol    string   `json:"protocol,omitempty"`
+	Sent        []string `json:"sent,omitempty"`
+	KeyPID      int      `json:"key_pid,omitempty"`
+	Key         int32    `json:"key,omitempty"`
+
+	// cancel, signal, error, query
+	TargetPID int    `json:"target_pid,omitempty"`
+	Signal    string `json:"signal,omitempty"`
+	Text      string `json:"text,omitempty"`
+}
+
+// ctlWriter writes control messages; it is safe for concurrent use.
+type ctlWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (c *ctlWriter) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode control message: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(append(c.buf[:0], b...), '\n')
+	if _, err := c.w.Write(c.buf); err != nil {
+		return fmt.Errorf("write control channel: %w", err)
+	}
+	return nil
+}
+
+// ctlReader reads control messages.
+type ctlReader struct {
+	r *bufio.Reader
+}
+
+func newCtlReader(r io.Reader) *ctlReader { return &ctlReader{r: bufio.NewReader(r)} }
+
+func (c *ctlReader) recv(v any) error {
+	line, err := c.r.ReadBytes('\n')
+	if err != nil {
+		if err == io.EOF && len(line) == 0 {
+			return io.EOF
+		}
+		return fmt.Errorf("read control channel: %w", err)
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		return fmt.Errorf("decode control message: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,29 @@
+//go:build unix && !linux
+
+package reenact
+
+import "github.com/pgwalk/pgwalk/walkthrough"
+
+// fdListingFact says how the fd table was read, and what was skipped.
+const fdListingFact = "/dev/fd; kinds come from the fd numbers the postmaster passed (no /proc on this OS, so targets and the inode check are skipped)"
+
+// listFDs returns the open file descriptors of this process, read from
+// /dev/fd, classified by the fd numbers the postmaster said it passed.
+func listFDs(vars *backendVars) ([]walkthrough.FD, error) {
+	nums, err := fdNumbers("/dev/fd")
+	if err != nil {
+		return nil, err
+	}
+	fds := make([]walkthrough.FD, 0, len(nums))
+	for _, n := range nums {
+		kind := walkthrough.FDOther
+		switch role, ok := vars.Roles[n]; {
+		case n <= 2:
+			kind = walkthrough.FDStdio
+		case ok:
+			kind = role
+		}
+		fds = append(fds, walkthrough.FD{Num: n, Kind: kind})
+	}
+	return fds, nil
+}
