@@ -25,7 +25,7 @@ func PhaseKey(n int) Key { return Key(fmt.Sprintf("phase-%d", n)) }
 // Unknown input decodes to KeyNone.
 func DecodeKey(b []byte) Key {
 	switch string(b) {
-	case "\r", "\n", " ", "n", "j", "l", "\x1b[C", "\x1b[B", "\x1b[6~":
+	case "\r", "\n", "\r\n", " ", "n", "j", "l", "\x1b[C", "\x1b[B", "\x1b[6~":
 		return KeyNext
 	case "b", "p", "k", "h", "\x1b[D", "\x1b[A", "\x1b[5~", "\x7f":
 		return KeyBack
@@ -46,6 +46,29 @@ func DecodeKey(b []byte) Key {
 		return PhaseKey(int(b[0] - '0'))
 	}
 	return KeyNone
+}
+
+// DecodeKeys splits what one read from a terminal returned into key presses
+// (a fast typist or a paste can deliver several at once) and decodes each.
+func DecodeKeys(b []byte) []Key {
+	var keys []Key
+	for len(b) > 0 {
+		n := 1
+		if b[0] == 0x1b && len(b) > 1 && (b[1] == '[' || b[1] == 'O') {
+			n = 2
+			for n < len(b) && (b[n] < 0x40 || b[n] > 0x7e) {
+				n++
+			}
+			n = min(n+1, len(b))
+		} else if b[0] == '\r' && len(b) > 1 && b[1] == '\n' {
+			n = 2
+		}
+		if k := DecodeKey(b[:n]); k != KeyNone {
+			keys = append(keys, k)
+		}
+		b = b[n:]
+	}
+	return keys
 }
 
 // State is where an interactive run stands. It changes only through Advance,

@@ -168,3 +168,16 @@ func TestAdvancePages(t *testing.T) {
 		t.Fatalf("a jump resets the page: %+v", s)
 	}
 }
+
+func TestDecodeKeys(t *testing.T) {
+	got := DecodeKeys([]byte("qq\x1b[Cb\r\n3x"))
+	want := []Key{KeyQuit, KeyQuit, KeyNext, KeyBack, KeyNext, PhaseKey(3)}
+	if len(got) != len(want) {
+		t.Fatalf("DecodeKeys = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("DecodeKeys = %q, want %q", got, want)
+		}
+	}
+}

@@ -323,10 +323,8 @@ func readKeys(in io.Reader) <-chan walkthrough.Key {
 		buf := make([]byte, 16)
 		for {
 			n, err := in.Read(buf)
-			if n > 0 {
-				if k := walkthrough.DecodeKey(buf[:n]); k != walkthrough.KeyNone {
-					ch <- k
-				}
+			for _, k := range walkthrough.DecodeKeys(buf[:n]) {
+				ch <- k
 			}
 			if err != nil {
 				return
