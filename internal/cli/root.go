@@ -107,6 +107,8 @@ with ptrace instead.`),
 		NewCmdShow(f, nil),
 		NewCmdVersions(f),
 		NewCmdVersion(f),
+		NewCmdVerify(f, nil),
+		NewCmdSource(f),
 	)
 	// Later commands register here.
 	return root

@@ -223,6 +223,8 @@ type walk struct {
 	// firstOfPhase remembers, per connection and phase, the first stop
 	// that showed the phase's note.
 	firstOfPhase map[string]int
+	source       *sourceView
+	ctx          context.Context
 	interactive  bool
 	ascii        bool
 }
@@ -246,7 +248,9 @@ func runRun(parent context.Context, opts *RunOptions) error {
 			return err
 		}
 		w.ascii = !w.renderer.Color()
+		w.source = newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, w.renderer)
 	}
+	w.ctx = ctx
 	if opts.Lang != annotations.DefaultLang && !slices.Contains(notes.Langs(), opts.Lang) {
 		fmt.Fprintf(io.ErrOut, "pgwalk: no %q notes yet; showing the English notes\n", opts.Lang)
 	}
@@ -336,7 +340,7 @@ func readKeys(in io.Reader) <-chan walkthrough.Key {
 
 // loop fetches stops and shows them, following the navigation state.
 func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
-	st := walkthrough.State{}
+	st := walkthrough.State{Source: w.source != nil && w.source.avail}
 	shown := -1
 	for {
 		if st.NeedStop() {
@@ -379,6 +383,9 @@ func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
 			return nil
 		}
 		st = walkthrough.Advance(st, k)
+		if k == walkthrough.KeySource && (w.source == nil || !w.source.avail) {
+			st.Message = "no source lines: run pgwalk source fetch --version " + w.opts.Version.Name
+		}
 		if st.Quit {
 			if st.Interrupted {
 				return SilentExit(ExitInterrupt)
@@ -501,6 +508,9 @@ func (w *walk) show(st walkthrough.State) (int, error) {
 	text, err := w.renderer.Document(s.Markdown(w.ascii))
 	if err != nil {
 		return 0, err
+	}
+	if st.Source && s.ShowNote && w.source != nil {
+		text += w.source.Blocks(w.ctx, s.Note)
 	}
 	if !w.interactive {
 		if st.Pos > 0 {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -62,6 +63,9 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 			if opts.Width != 0 && (opts.Width < iostreams.MinWidth || opts.Width > 400) {
 				return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", opts.Width, iostreams.MinWidth))
 			}
+			if opts.SourceView != "auto" && opts.SourceView != "on" && opts.SourceView != "off" {
+				return UsageError(fmt.Errorf("--source-view %q: use auto, on or off", opts.SourceView))
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -100,6 +104,9 @@ func runShow(opts *ShowOptions) error {
 	text, err := r.Document(md)
 	if err != nil {
 		return err
+	}
+	if sv := newSourceView(context.Background(), opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, r); opts.SourceView != "off" {
+		text += sv.Blocks(context.Background(), n)
 	}
 	_, err = fmt.Fprint(opts.IO.Out, text)
 	return err
