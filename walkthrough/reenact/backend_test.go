@@ -1,0 +1,214 @@
+package reenact
+
+import (
+	"encoding/binary"
+	"net"
+	"slices"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// serve runs serveBackend on one end of a pipe and returns the other end,
+// the reports it made and its exit code.
+type served struct {
+	fe      *pgproto3.Frontend
+	client  net.Conn
+	reports chan fromChild
+	cancels chan [2]int64
+	code    chan int
+}
+
+func serve(t *testing.T, vars backendVars) *served {
+	t.Helper()
+	server, client := net.Pipe()
+	s := &served{
+		fe: pgproto3.NewFrontend(client, client), client: client,
+		reports: make(chan fromChild, 16), cancels: make(chan [2]int64, 1), code: make(chan int, 1),
+	}
+	hooks := backendHooks{
+		report: func(m fromChild) error { s.reports <- m; return nil },
+		cancel: func(pid int, key int32) error { s.cancels <- [2]int64{int64(pid), int64(key)}; return nil },
+	}
+	fl := flavorFor(walkthrough.Version{Name: "17.1", Major: 17})
+	go func() {
+		defer server.Close()
+		s.code <- serveBackend(server, vars, fl, 4242, hooks)
+	}()
+	t.Cleanup(func() { client.Close() })
+	return s
+}
+
+func (s *served) send(t *testing.T, msgs ...pgproto3.FrontendMessage) {
+	t.Helper()
+	for _, m := range msgs {
+		s.fe.Send(m)
+	}
+	if err := s.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// receive reads n messages and names them.
+func (s *served) receive(t *testing.T, n int) ([]string, []pgproto3.BackendMessage) {
+	t.Helper()
+	var names []string
+	var msgs []pgproto3.BackendMessage
+	for range n {
+		m, err := s.fe.Receive()
+		if err != nil {
+			t.Fatalf("receive after %v: %v", names, err)
+		}
+		names = append(names, messageName(m))
+		// Receive reuses its messages: keep copies of the ones we check.
+		switch m := m.(type) {
+		case *pgproto3.BackendKeyData:
+			c := *m
+			msgs = append(msgs, &c)
+		case *pgproto3.ErrorResponse:
+			c := *m
+			msgs = append(msgs, &c)
+		case *pgproto3.NegotiateProtocolVersion:
+			c := *m
+			msgs = append(msgs, &c)
+		default:
+			msgs = append(msgs, m)
+		}
+	}
+	return names, msgs
+}
+
+func startup(params map[string]string) *pgproto3.StartupMessage {
+	return &pgproto3.StartupMessage{ProtocolVersion: protocol30, Parameters: params}
+}
+
+func TestServeBackendSession(t *testing.T) {
+	s := serve(t, backendVars{CancelKey: -7})
+	// psql over TCP asks for SSL first; the answer is a single 'N'.
+	s.send(t, &pgproto3.SSLRequest{})
+	b := make([]byte, 1)
+	if _, err := s.client.Read(b); err != nil || b[0] != 'N' {
+		t.Fatalf("SSLRequest answer = %q, %v; want N", b, err)
+	}
+	s.send(t, startup(map[string]string{"user": "alice", "database": "db", "application_name": "psql"}))
+	names, msgs := s.receive(t, 17)
+	want := []string{"AuthenticationOk"}
+	for range 14 {
+		want = append(want, "ParameterStatus")
+	}
+	want = append(want, "BackendKeyData", "ReadyForQuery(I)")
+	if !slices.Equal(names, want) {
+		t.Fatalf("startup answer = %v, want %v", names, want)
+	}
+	kd := msgs[15].(*pgproto3.BackendKeyData)
+	if kd.ProcessID != 4242 || int32(binary.BigEndian.Uint32(kd.SecretKey)) != -7 {
+		t.Errorf("BackendKeyData = pid %d key %x, want 4242 and -7", kd.ProcessID, kd.SecretKey)
+	}
+	if r := <-s.reports; r.Type != msgStartup || r.User != "alice" || r.Database != "db" || r.Key != -7 || r.KeyPID != 4242 {
+		t.Errorf("startup report = %+v", r)
+	}
+
+	s.send(t, &pgproto3.Query{String: "select now()"})
+	names, msgs = s.receive(t, 2)
+	if !slices.Equal(names, []string{"ErrorResponse", "ReadyForQuery(I)"}) {
+		t.Fatalf("query answer = %v", names)
+	}
+	if e := msgs[0].(*pgproto3.ErrorResponse); e.Severity != "ERROR" || e.Code != queryErrorCode || e.Message != queryErrorMessage {
+		t.Errorf("query error = %+v", e)
+	}
+	if r := <-s.reports; r.Type != msgQuery || r.Text != "select now()" {
+		t.Errorf("query report = %+v", r)
+	}
+
+	// Extended protocol: one error, then nothing until Sync.
+	s.send(t, &pgproto3.Parse{Query: "select 1"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	names, _ = s.receive(t, 2)
+	if !slices.Equal(names, []string{"ErrorResponse", "ReadyForQuery(I)"}) {
+		t.Fatalf("extended query answer = %v", names)
+	}
+
+	s.send(t, &pgproto3.Terminate{})
+	if code := <-s.code; code != 0 {
+		t.Errorf("exit code after Terminate = %d, want 0", code)
+	}
+}
+
+func TestServeBackendRefusals(t *testing.T) {
+	tests := []struct {
+		name     string
+		vars     backendVars
+		msg      pgproto3.FrontendMessage
+		wantCode string
+		wantExit int
+	}{
+		{"no user", backendVars{}, startup(map[string]string{"database": "x"}), "28000", 1},
+		{"dead end", backendVars{DeadEnd: true}, startup(map[string]string{"user": "u"}), "53300", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := serve(t, tt.vars)
+			s.send(t, tt.msg)
+			_, msgs := s.receive(t, 1)
+			e, ok := msgs[0].(*pgproto3.ErrorResponse)
+			if !ok || e.Severity != "FATAL" || e.Code != tt.wantCode {
+				t.Fatalf("answer = %+v, want FATAL %s", msgs[0], tt.wantCode)
+			}
+			if code := <-s.code; code != tt.wantExit {
+				t.Errorf("exit code = %d, want %d", code, tt.wantExit)
+			}
+		})
+	}
+}
+
+func TestServeBackendNegotiatesProtocol(t *testing.T) {
+	s := serve(t, backendVars{})
+	s.send(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32,
+		Parameters: map[string]string{"user": "u", "_pq_.future": "1"}})
+	names, msgs := s.receive(t, 2)
+	if names[0] != "NegotiateProtocolVersion" || names[1] != "AuthenticationOk" {
+		t.Fatalf("answer starts %v, want NegotiateProtocolVersion, AuthenticationOk", names)
+	}
+	n := msgs[0].(*pgproto3.NegotiateProtocolVersion)
+	if n.NewestMinorProtocol != protocol30 || !slices.Equal(n.UnrecognizedOptions, []string{"_pq_.future"}) {
+		t.Errorf("NegotiateProtocolVersion = %+v", n)
+	}
+}
+
+func TestServeBackendCancelRequest(t *testing.T) {
+	s := serve(t, backendVars{})
+	secret := make([]byte, 4)
+	binary.BigEndian.PutUint32(secret, uint32(0x80000001))
+	s.send(t, &pgproto3.CancelRequest{ProcessID: 99, SecretKey: secret})
+	if got := <-s.cancels; got != [2]int64{99, int64(int32(-0x7fffffff))} {
+		t.Errorf("forwarded cancel = %v, want pid 99 key %d", got, int32(-0x7fffffff))
+	}
+	if code := <-s.code; code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+}
+
+func TestServeBackendMalformedPacket(t *testing.T) {
+	tests := []struct {
+		name  string
+		bytes []byte
+	}{
+		{"too short", []byte{0, 0, 0, 2}},
+		{"unknown code", []byte{0, 0, 0, 8, 0, 9, 9, 9}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := serve(t, backendVars{})
+			go func() { _, _ = s.client.Write(tt.bytes) }()
+			r := <-s.reports
+			if r.Type != msgError || r.Text == "" {
+				t.Errorf("report = %+v, want an error", r)
+			}
+			// PostgreSQL exits with 0 after logging a bad startup packet.
+			if code := <-s.code; code != 0 {
+				t.Errorf("exit code = %d, want 0", code)
+			}
+		})
+	}
+}

@@ -1,0 +1,39 @@
+//go:build unix
+
+package reenact
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParseChildFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		listen  []int
+		wantErr bool
+	}{
+		{"all", []string{"-version", "16.4", "-listen", "3,4", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, []int{3, 4}, false},
+		{"missing control", []string{"-version", "16.4", "-death-read", "5", "-death-write", "6", "-client", "7"}, nil, true},
+		{"bad listen", []string{"-listen", "x", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, nil, true},
+		{"unknown flag", []string{"-bogus"}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cf, err := parseChildFlags(tt.args)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && !slices.Equal(cf.listen, tt.listen) {
+				t.Errorf("listen = %v, want %v", cf.listen, tt.listen)
+			}
+		})
+	}
+}
+
+func TestChildMainRefusesBadArgs(t *testing.T) {
+	if code := ChildMain([]string{"-bogus"}); code != 2 {
+		t.Errorf("ChildMain with bad flags = %d, want 2", code)
+	}
+}

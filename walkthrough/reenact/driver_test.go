@@ -1,0 +1,519 @@
+//go:build unix
+
+package reenact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// TestRunEveryPhase runs the whole re-enactment for each version and checks
+// the values the stops report against each other and against the OS.
+func TestRunEveryPhase(t *testing.T) {
+	tests := []struct {
+		version   string
+		allocator string
+		structure string
+		order     string
+	}{
+		{"16.4", "malloc", "Port", "InitPostmasterChild, then ClosePostmasterPorts"},
+		{"17.1", "palloc_extended(MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, tt.version)}, nil)
+			dir := d.SocketDir()
+			if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+				t.Fatalf("socket dir %s: %v, mode %v; want a 0700 directory", dir, err, st.Mode().Perm())
+			}
+			if _, err := os.Stat(fmt.Sprintf("%s/.s.PGSQL.%d", dir, d.Port())); err != nil {
+				t.Errorf("Unix socket not named after the port: %v", err)
+			}
+			listenInodes := map[string]bool{}
+			for _, ln := range []syscall.Conn{d.tcpLn, d.unixLn} {
+				if err := withFD(ln, func(fd int) error {
+					ino, err := inode(fd)
+					listenInodes[fmt.Sprintf("socket:[%d]", ino)] = true
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			var childAlive error = errors.New("no child stop")
+			var outsideFDs []int
+			evs := runAll(t, d, func(ev walkthrough.Event) {
+				if ev.Phase != walkthrough.Child {
+					return
+				}
+				// The child is paused at this stop: it must be a live
+				// process, and its fd table seen from outside must be the
+				// one it reported.
+				childAlive = syscall.Kill(ev.PID, 0)
+				if runtime.GOOS == "linux" {
+					outsideFDs = procFDs(t, ev.PID)
+				}
+			})
+
+			want := []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.Child, walkthrough.ParentRegistration, walkthrough.Epilogue}
+			var got []walkthrough.PhaseID
+			for _, ev := range evs {
+				got = append(got, ev.Phase)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("phases = %v, want %v", got, want)
+			}
+			creation, init, fork, child, reg, epi := evs[0], evs[1], evs[2], evs[3], evs[4], evs[5]
+			pm := os.Getpid()
+			for _, ev := range []walkthrough.Event{creation, init, fork, reg} {
+				if ev.Process != walkthrough.Postmaster || ev.PID != pm {
+					t.Errorf("%s: process %s pid %d, want postmaster %d", ev.Phase, ev.Process, ev.PID, pm)
+				}
+			}
+			for _, ev := range evs {
+				if ev.Connection != 1 {
+					t.Errorf("%s: connection %d, want 1", ev.Phase, ev.Connection)
+				}
+			}
+
+			// Struct creation: the version's allocator and struct.
+			if v, _ := findFact(creation.Values.Facts, "allocator"); v != tt.allocator {
+				t.Errorf("allocator = %q, want %q", v, tt.allocator)
+			}
+			if v, _ := findFact(creation.Values.Facts, "struct"); v != tt.structure {
+				t.Errorf("struct = %q, want %q", v, tt.structure)
+			}
+
+			// Struct init.
+			if init.Values.CancelKey == nil || init.Values.ChildSlot == nil || init.Values.DeadEnd == nil || init.Values.Backend == nil {
+				t.Fatalf("struct-init values incomplete: %+v", init.Values)
+			}
+			key, slot := *init.Values.CancelKey, *init.Values.ChildSlot
+			if init.Values.CanAccept != "CAC_OK" || *init.Values.DeadEnd || slot != slotCount {
+				t.Errorf("struct-init: can_accept %s dead_end %v slot %d; want CAC_OK, false, %d (the first slot PostgreSQL's scan picks)",
+					init.Values.CanAccept, *init.Values.DeadEnd, slot, slotCount)
+			}
+			if b := init.Values.Backend; b.CancelKey != key || b.ChildSlot != slot || b.PID != 0 || b.BgworkerNotify {
+				t.Errorf("struct-init Backend = %+v", *b)
+			}
+
+			// Fork: the child pid, as the launch returned it.
+			childPID := fork.Values.ChildPID
+			if childPID <= 0 || fork.Values.ForkReturn == nil || *fork.Values.ForkReturn != childPID {
+				t.Fatalf("fork: child_pid %d fork_return %v", childPID, fork.Values.ForkReturn)
+			}
+			if fork.Values.Backend == nil || fork.Values.Backend.PID != 0 {
+				t.Errorf("fork: Backend.pid should still be 0 before registration: %+v", fork.Values.Backend)
+			}
+
+			// Child.
+			if child.Process != walkthrough.Backend || child.PID != childPID || child.Values.ChildPID != childPID {
+				t.Errorf("child stop: process %s pid %d, want backend %d", child.Process, child.PID, childPID)
+			}
+			if childAlive != nil {
+				t.Errorf("kill(%d, 0) at the child stop: %v; want a live process", childPID, childAlive)
+			}
+			if child.Values.PostmasterPID != pm {
+				t.Errorf("child's parent = %d, want %d", child.Values.PostmasterPID, pm)
+			}
+			if child.Values.CancelKey == nil || *child.Values.CancelKey != key || child.Values.ChildSlot == nil || *child.Values.ChildSlot != slot {
+				t.Errorf("child got key %v slot %v, want %d %d", child.Values.CancelKey, child.Values.ChildSlot, key, slot)
+			}
+			if v, _ := findFact(child.Values.Facts, "order"); v != tt.order {
+				t.Errorf("order = %q, want %q", v, tt.order)
+			}
+			before, after := kindsOf(child.Values.FDsBefore), kindsOf(child.Values.FDsAfter)
+			if before[walkthrough.FDListenSocket] != 2 || before[walkthrough.FDDeathPipeWrite] != 1 || before[walkthrough.FDDeathPipeRead] != 1 || before[walkthrough.FDClientSocket] != 1 {
+				t.Errorf("fds before = %v; want 2 listen sockets, both death pipe ends, the client socket", child.Values.FDsBefore)
+			}
+			if after[walkthrough.FDListenSocket] != 0 || after[walkthrough.FDDeathPipeWrite] != 0 {
+				t.Errorf("fds after still hold listen sockets or the death pipe write end: %v", child.Values.FDsAfter)
+			}
+			if after[walkthrough.FDClientSocket] != 1 || after[walkthrough.FDDeathPipeRead] != 1 {
+				t.Errorf("fds after lost the client socket or the death pipe read end: %v", child.Values.FDsAfter)
+			}
+			if closed := kindsOf(child.Values.ClosedFDs); len(child.Values.ClosedFDs) != 3 || closed[walkthrough.FDListenSocket] != 2 || closed[walkthrough.FDDeathPipeWrite] != 1 {
+				t.Errorf("closed fds = %v", child.Values.ClosedFDs)
+			}
+			if runtime.GOOS == "linux" {
+				for _, fd := range child.Values.FDsBefore {
+					if fd.Kind == walkthrough.FDListenSocket && !listenInodes[fd.Target] {
+						t.Errorf("fd %d classified as a listen socket points at %s, not at the postmaster's listeners %v", fd.Num, fd.Target, listenInodes)
+					}
+				}
+				var reported []int
+				for _, fd := range child.Values.FDsAfter {
+					reported = append(reported, fd.Num)
+				}
+				if !slices.Equal(reported, outsideFDs) {
+					t.Errorf("fds after (reported) %v != /proc/%d/fd seen from outside %v", reported, childPID, outsideFDs)
+				}
+			}
+
+			// Parent registration.
+			if len(reg.Values.Log) != 1 || !strings.HasPrefix(reg.Values.Log[0], fmt.Sprintf("forked new backend, pid=%d socket=", childPID)) {
+				t.Errorf("registration log = %q", reg.Values.Log)
+			}
+			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: bkendTypeNormal}
+			if !slices.Contains(reg.Values.BackendList, wantNode) {
+				t.Errorf("BackendList = %+v, want it to hold %+v", reg.Values.BackendList, wantNode)
+			}
+
+			// Epilogue.
+			if epi.Process != walkthrough.Client {
+				t.Errorf("epilogue process = %s", epi.Process)
+			}
+			if k := epi.Values.ClientBackendKey; k == nil || k.PID != childPID || k.SecretKey != key {
+				t.Errorf("client got BackendKeyData %+v, want pid %d key %d", k, childPID, key)
+			}
+			if len(epi.Values.Checks) < 5 {
+				t.Errorf("epilogue has %d checks, want at least 5", len(epi.Values.Checks))
+			}
+			for _, c := range epi.Values.Checks {
+				if !c.OK {
+					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+				}
+			}
+			if len(epi.Values.BackendList) != 0 {
+				t.Errorf("BackendList after the child exited = %+v", epi.Values.BackendList)
+			}
+			if v, _ := findFact(epi.Values.Facts, `answer to "SELECT 1"`); !strings.Contains(v, queryErrorCode) {
+				t.Errorf("query answer = %q, want a %s error", v, queryErrorCode)
+			}
+			if err := syscall.Kill(childPID, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("kill(%d, 0) after the run = %v, want ESRCH (reaped)", childPID, err)
+			}
+			if _, err := d.Next(context.Background()); !errors.Is(err, walkthrough.EOF) {
+				t.Errorf("Next after the end = %v, want EOF", err)
+			}
+
+			if err := d.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("socket dir %s still there after Close: %v", dir, err)
+			}
+		})
+	}
+}
+
+// procFDs lists /proc/pid/fd from outside the process.
+func procFDs(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("read /proc/%d/fd: %v", pid, err)
+	}
+	var nums []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err == nil {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	return nums
+}
+
+// TestForkFailure makes the launch fail for real and walks the failure
+// branch.
+func TestForkFailure(t *testing.T) {
+	for _, name := range []string{"16.4", "17.1"} {
+		t.Run(name, func(t *testing.T) {
+			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), Scenario: walkthrough.ScenarioForkFailure}, nil)
+			evs := runAll(t, d, nil)
+			want := []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.ForkFailure, walkthrough.Epilogue}
+			var got []walkthrough.PhaseID
+			for _, ev := range evs {
+				got = append(got, ev.Phase)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("phases = %v, want %v", got, want)
+			}
+			init, fork, fail, epi := evs[1], evs[2], evs[3], evs[4]
+			if fork.Values.ForkReturn == nil || *fork.Values.ForkReturn != -1 || fork.Values.ChildPID != 0 {
+				t.Errorf("fork: fork_return %v child_pid %d, want -1 and none", fork.Values.ForkReturn, fork.Values.ChildPID)
+			}
+			e := fail.Values.Errno
+			if e == nil || e.Code != int(syscall.ENOENT) || e.Name != "ENOENT" || e.Message == "" {
+				t.Fatalf("errno = %+v, want ENOENT", e)
+			}
+			wantLog := "could not fork new process for connection: " + e.Message
+			if !slices.Equal(fail.Values.Log, []string{wantLog}) {
+				t.Errorf("log = %q, want %q", fail.Values.Log, wantLog)
+			}
+			if fail.Values.ChildSlot == nil || *fail.Values.ChildSlot != *init.Values.ChildSlot {
+				t.Errorf("fork-failure slot %v, want the assigned %d", fail.Values.ChildSlot, *init.Values.ChildSlot)
+			}
+			if d.slots[*init.Values.ChildSlot-1] {
+				t.Errorf("slot %d still taken after the failure", *init.Values.ChildSlot)
+			}
+			if epi.Values.ClientBackendKey != nil {
+				t.Errorf("client got a BackendKeyData after a failed fork: %+v", epi.Values.ClientBackendKey)
+			}
+			if v, _ := findFact(epi.Values.Facts, "client error"); !strings.Contains(v, wantLog) {
+				t.Errorf("client error = %q, want it to contain %q", v, wantLog)
+			}
+			if len(epi.Values.Checks) != 3 {
+				t.Errorf("checks = %+v, want 3", epi.Values.Checks)
+			}
+			for _, c := range epi.Values.Checks {
+				if !c.OK {
+					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+				}
+			}
+			if runtime.GOOS == "linux" {
+				if kids := childrenOf(t, os.Getpid()); len(kids) != 0 {
+					t.Errorf("backend processes left: %v", kids)
+				}
+			}
+		})
+	}
+}
+
+// TestMalformedStartupPacket sends garbage as a startup packet: that child
+// ends, and the postmaster serves the next client.
+func TestMalformedStartupPacket(t *testing.T) {
+	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "17.1"), WaitForClient: true}, nil)
+	w := walk(d)
+	defer w.stop(t)
+
+	bad := dialUnix(t, d)
+	// A length of 2 is shorter than any startup packet.
+	if _, err := bad.Write([]byte{0, 0, 0, 2, 0xde, 0xad}); err != nil {
+		t.Fatal(err)
+	}
+	evs := w.until(t, 1, walkthrough.Epilogue)
+	epi := evs[len(evs)-1]
+	if !slices.ContainsFunc(epi.Values.Log, func(s string) bool { return strings.Contains(s, "invalid startup packet") }) {
+		t.Errorf("epilogue log = %q, want the startup packet error", epi.Values.Log)
+	}
+	if epi.Values.ClientBackendKey != nil {
+		t.Errorf("a malformed packet got BackendKeyData %+v", epi.Values.ClientBackendKey)
+	}
+	for _, c := range epi.Values.Checks {
+		if !c.OK {
+			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+		}
+	}
+	bad.Close()
+
+	good := dialUnix(t, d)
+	resc := make(chan clientResult, 1)
+	go func() { resc <- runClient(good) }()
+	evs = w.until(t, 2, walkthrough.Epilogue)
+	res := <-resc
+	if res.Err != nil {
+		t.Fatalf("second client: %v", res.Err)
+	}
+	var fork walkthrough.Event
+	for _, ev := range evs {
+		if ev.Phase == walkthrough.Fork {
+			fork = ev
+		}
+	}
+	if res.Key == nil || res.Key.PID != fork.Values.ChildPID {
+		t.Errorf("second client's key %+v, want pid %d", res.Key, fork.Values.ChildPID)
+	}
+	if !strings.Contains(res.QueryError, queryErrorMessage) {
+		t.Errorf("query error = %q", res.QueryError)
+	}
+}
+
+// TestCancelRequest sends CancelRequests to the postmaster: a wrong key is
+// ignored, the right key makes the postmaster send SIGINT to the backend.
+func TestCancelRequest(t *testing.T) {
+	signals := make(chan int, 4)
+	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4"), WaitForClient: true},
+		func(d *Driver) { d.signalSeen = signals })
+	w := walk(d)
+	defer w.stop(t)
+
+	s := openSession(t, dialUnix(t, d))
+	w.until(t, 1, walkthrough.ParentRegistration)
+	s.ready(t)
+
+	tests := []struct {
+		name    string
+		pid     int
+		key     int32
+		log     string
+		signals int
+	}{
+		{"wrong key", s.key.PID, s.key.SecretKey + 1, fmt.Sprintf("wrong key in cancel request for process %d", s.key.PID), 0},
+		{"unknown pid", 1, s.key.SecretKey, "PID 1 in cancel request did not match any process", 0},
+		{"right key", s.key.PID, s.key.SecretKey, fmt.Sprintf("processing cancel request: sending SIGINT to process %d", s.key.PID), 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sendCancel(t, dialUnix(t, d), tt.pid, tt.key)
+			evs := w.until(t, i+2, walkthrough.Epilogue)
+			epi := evs[len(evs)-1]
+			if !slices.Contains(epi.Values.Log, tt.log) {
+				t.Errorf("cancel connection's log = %q, want %q", epi.Values.Log, tt.log)
+			}
+			if tt.signals == 0 {
+				// The postmaster sent no signal, so none can be on its way.
+				select {
+				case pid := <-signals:
+					t.Errorf("backend %d got a signal", pid)
+				default:
+				}
+				return
+			}
+			select {
+			case pid := <-signals:
+				if pid != s.key.PID {
+					t.Errorf("signal reached %d, want %d", pid, s.key.PID)
+				}
+			case <-timeAfter():
+				t.Fatal("the backend never reported the SIGINT")
+			}
+		})
+	}
+
+	s.terminate(t)
+	evs := w.until(t, 1, walkthrough.Epilogue)
+	epi := evs[len(evs)-1]
+	var got []string
+	for _, f := range epi.Values.Facts {
+		if f.Name == "signal received" {
+			got = append(got, f.Value)
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "SIGINT") {
+		t.Errorf("signals the backend reported = %q, want one SIGINT", got)
+	}
+}
+
+// TestCloseAtEveryStop abandons a run after each number of stops, with and
+// without cancelling the context, and checks that nothing is left.
+func TestCloseAtEveryStop(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts child processes through /proc")
+	}
+	type variant struct {
+		name  string
+		opts  walkthrough.DriverOptions
+		stops int
+	}
+	v16, v17 := version(t, "16.4"), version(t, "17.1")
+	variants := []variant{
+		{"16.4", walkthrough.DriverOptions{Version: v16}, 6},
+		{"17.1", walkthrough.DriverOptions{Version: v17}, 6},
+		{"17.1 fork-failure", walkthrough.DriverOptions{Version: v17, Scenario: walkthrough.ScenarioForkFailure}, 5},
+		{"16.4 wait-for-client", walkthrough.DriverOptions{Version: v16, WaitForClient: true}, 6},
+	}
+	for _, v := range variants {
+		for k := 0; k <= v.stops+1; k++ {
+			for _, cancelCtx := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/after %d/cancel=%v", v.name, k, cancelCtx), func(t *testing.T) {
+					closeAfter(t, v.opts, k, cancelCtx)
+				})
+			}
+		}
+	}
+}
+
+func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx bool) {
+	d := New(opts)
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := d.SocketDir()
+	var clientDone chan clientResult
+	if opts.WaitForClient {
+		nc := dialUnix(t, d)
+		clientDone = make(chan clientResult, 1)
+		go func() { clientDone <- runClient(nc) }()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var pids []int
+	for i := 0; i < k; i++ {
+		if opts.WaitForClient && i == k-1 && k > 6 {
+			// The run waits for another client that never comes.
+			go cancel()
+		}
+		ev, err := d.Next(ctx)
+		if err != nil {
+			if errors.Is(err, walkthrough.EOF) || errors.Is(err, context.Canceled) {
+				break
+			}
+			t.Fatalf("Next %d: %v", i+1, err)
+		}
+		if ev.Values.ChildPID > 0 {
+			pids = append(pids, ev.Values.ChildPID)
+		}
+	}
+	if cancelCtx {
+		cancel()
+		if _, err := d.Next(ctx); err == nil {
+			t.Error("Next with a cancelled context returned a stop")
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if clientDone != nil {
+		<-clientDone
+	}
+	if kids := childrenOf(t, os.Getpid()); len(kids) != 0 {
+		t.Errorf("backend processes left after Close: %v", kids)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("kill(%d, 0) after Close = %v, want ESRCH", pid, err)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there after Close: %v", dir, err)
+	}
+}
+
+// TestCloseWithoutStart checks Close after no Start and after a failed one.
+func TestCloseWithoutStart(t *testing.T) {
+	d := New(walkthrough.DriverOptions{Version: version(t, "16.4")})
+	if err := d.Close(); err != nil {
+		t.Errorf("Close before Start: %v", err)
+	}
+	d = New(walkthrough.DriverOptions{Version: version(t, "16.4"), Scenario: "no-such-scenario"})
+	if err := d.Start(context.Background()); err == nil {
+		t.Error("Start accepted an unknown scenario")
+	}
+	if _, err := d.Next(context.Background()); err == nil {
+		t.Error("Next after a failed Start returned a stop")
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("Close after a failed Start: %v", err)
+	}
+}
+
+// TestWaitForClientSays checks that the psql command lines are announced.
+func TestWaitForClientSays(t *testing.T) {
+	var lines []string
+	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "17.1"), WaitForClient: true,
+		Notify: func(l string) { lines = append(lines, l) }}, nil)
+	all := strings.Join(lines, "\n")
+	for _, cmd := range d.PsqlCommands() {
+		if !strings.Contains(all, cmd) {
+			t.Errorf("notifications %q lack %q", lines, cmd)
+		}
+	}
+	if !strings.Contains(all, fmt.Sprintf("-h %s -p %d", d.SocketDir(), d.Port())) {
+		t.Errorf("no psql line for the Unix socket in %q", lines)
+	}
+}

@@ -1,0 +1,95 @@
+//go:build unix
+
+package reenact
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+func timeAfter() <-chan time.Time { return time.After(safety) }
+
+func dialUnix(t testing.TB, d *Driver) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("unix", d.sockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// session is a test client that keeps its connection open.
+type session struct {
+	nc  net.Conn
+	fe  *pgproto3.Frontend
+	key walkthrough.BackendKey
+}
+
+// openSession sends a StartupMessage on nc; ready reads the answer.
+func openSession(t testing.TB, nc net.Conn) *session {
+	t.Helper()
+	s := &session{nc: nc, fe: pgproto3.NewFrontend(nc, nc)}
+	s.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: protocol30, Parameters: map[string]string{"user": "student", "database": "class"}})
+	if err := s.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *session) ready(t testing.TB) {
+	t.Helper()
+	if err := s.nc.SetReadDeadline(time.Now().Add(safety)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := s.fe.Receive()
+		if err != nil {
+			t.Fatalf("session: %v", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.BackendKeyData:
+			s.key = walkthrough.BackendKey{PID: int(m.ProcessID), SecretKey: int32(binary.BigEndian.Uint32(m.SecretKey))}
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("session: %s", m.Message)
+		case *pgproto3.ReadyForQuery:
+			return
+		}
+	}
+}
+
+func (s *session) terminate(t testing.TB) {
+	t.Helper()
+	s.fe.Send(&pgproto3.Terminate{})
+	if err := s.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.nc.Close()
+}
+
+// sendCancel sends a CancelRequest on nc and waits until the server closes
+// the connection, as PostgreSQL answers a cancel request with nothing.
+func sendCancel(t testing.TB, nc net.Conn, pid int, key int32) {
+	t.Helper()
+	secret := make([]byte, 4)
+	binary.BigEndian.PutUint32(secret, uint32(key))
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.CancelRequest{ProcessID: uint32(pid), SecretKey: secret})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.SetReadDeadline(time.Now().Add(safety)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, nc)
+	if err != nil || n != 0 {
+		t.Errorf("after a CancelRequest the server sent %d bytes (%v), want nothing", n, err)
+	}
+}
