@@ -3,13 +3,14 @@ package cli
 import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 	"github.com/pgwalk/pgwalk/walkthrough/narrate"
+	"github.com/pgwalk/pgwalk/walkthrough/reenact"
 )
 
 // DriverNames lists the values of --driver.
 var DriverNames = []string{"reenact", "live", "narrate"}
 
 // defaultDriver is the driver run uses unless told otherwise.
-const defaultDriver = "narrate"
+const defaultDriver = "reenact"
 
 // driverSummary says in a few words what each driver runs.
 var driverSummary = map[string]string{
@@ -23,6 +24,8 @@ func newDriver(name string, opts walkthrough.DriverOptions) (walkthrough.Driver,
 	switch name {
 	case "narrate":
 		return narrate.New(opts), nil
+	case "reenact":
+		return reenact.New(opts), nil
 	}
 	return nil, UsageError(&UnknownDriverError{Name: name})
 }

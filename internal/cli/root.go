@@ -109,6 +109,7 @@ with ptrace instead.`),
 		NewCmdVersion(f),
 		NewCmdVerify(f, nil),
 		NewCmdSource(f),
+		newCmdBackend(),
 	)
 	// Later commands register here.
 	return root

@@ -51,7 +51,7 @@ func Subheading(ev walkthrough.Event) string {
 		proc = fmt.Sprintf("%s pid %d", proc, ev.PID)
 	}
 	if proc != "" {
-		parts = append(parts, "**"+proc+"**")
+		parts = append(parts, proc)
 	}
 	if ev.Point != "" {
 		parts = append(parts, ev.Point)
@@ -173,7 +173,11 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 	fdList("closed_fds", v.ClosedFDs)
 	if v.BackendList != nil {
 		b.WriteString("`backend_list` (head first)\n\n")
-		b.WriteString(backendList(v.BackendList))
+		if len(v.BackendList) == 0 {
+			b.WriteString("- (empty)\n\n")
+		} else {
+			b.WriteString(backendList(v.BackendList))
+		}
 	}
 	if len(v.Log) > 0 {
 		b.WriteString("Log\n\n```\n")
@@ -181,6 +185,9 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 			b.WriteString(l + "\n")
 		}
 		b.WriteString("```\n\n")
+	}
+	if len(v.Facts) > 0 {
+		b.WriteString("Also observed\n\n")
 	}
 	for _, f := range v.Facts {
 		fmt.Fprintf(&b, "- %s: %s\n", f.Name, f.Value)
