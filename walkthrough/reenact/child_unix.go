@@ -67,6 +67,9 @@ func parseChildFlags(args []string) (childFlags, error) {
 // in the v3 wire protocol. args are the arguments after ChildCommand. It
 // returns the process's exit code.
 func ChildMain(args []string) int {
+	// Until setsid the child is still in pgwalk's process group, where a
+	// Ctrl-C typed at a pause would reach it too: ignore SIGINT until then.
+	signal.Ignore(syscall.SIGINT)
 	cf, err := parseChildFlags(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgwalk %s: %v (this command is started by pgwalk's re-enactment, not by hand)\n", ChildCommand, err)
@@ -185,6 +188,7 @@ func initPostmasterChild() []walkthrough.Fact {
 	} else {
 		facts = append(facts, walkthrough.Fact{Name: "setsid", Value: fmt.Sprintf("new session %d led by the child, so the terminal's Ctrl-C to pgwalk does not reach it", sid)})
 	}
+	signal.Reset(syscall.SIGINT)
 	facts = append(facts, walkthrough.Fact{Name: "parent-death signal", Value: askParentDeathSignal()})
 	return facts
 }
