@@ -35,7 +35,7 @@ func footnoteLinks(md string) (string, []string) {
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
 			inFence = !inFence
 		}
-		if !inFence {
+		if !inFence && strings.Contains(line, "://") {
 			line = mdLink.ReplaceAllStringFunc(line, func(m string) string {
 				sub := mdLink.FindStringSubmatch(m)
 				return sub[1] + " " + ref(sub[2])

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/glamour"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/render"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// TestRunOptions checks what `run` fills in, through runF, without running.
+func TestRunOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(*RunOptions) string
+		wantErr string
+		code    ExitCode
+	}{
+		{name: "defaults", args: []string{"--version", "16.4"}, check: func(o *RunOptions) string {
+			if o.Driver != "reenact" || o.Version.Tag != "REL_16_4" || o.Output != "text" || o.Lang != "en" || o.Scenario != "normal" {
+				return "bad defaults"
+			}
+			return ""
+		}},
+		{name: "dry run is narration", args: []string{"--version", "17", "--dry-run"}, check: func(o *RunOptions) string {
+			if o.Driver != "narrate" || o.Version.Name != "17.1" {
+				return "dry-run must select narrate"
+			}
+			return ""
+		}},
+		{name: "live with pg-bin", args: []string{"--version", "17.1", "--driver", "live", "--pg-bin", "/x"}, check: func(o *RunOptions) string {
+			if o.PGBin != "/x" || o.Driver != "live" {
+				return "pg-bin lost"
+			}
+			return ""
+		}},
+		{name: "unknown version", args: []string{"--version", "9.6"}, wantErr: `unsupported PostgreSQL version "9.6"`, code: ExitUsage},
+		{name: "fork failure with wait", args: []string{"--version", "16.4", "--scenario", "fork-failure", "--wait-for-client"}, wantErr: "conflict", code: ExitUsage},
+		{name: "negative delay", args: []string{"--version", "16.4", "--delay", "-1s"}, wantErr: "must not be negative", code: ExitUsage},
+		{name: "bad source view", args: []string{"--version", "16.4", "--source-view", "maybe"}, wantErr: "use auto, on or off", code: ExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			io, _, _, errOut := iostreams.Test()
+			f := NewFactory(io)
+			var got *RunOptions
+			cmd := NewCmdRun(f, func(o *RunOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(io.Out)
+			cmd.SetErr(errOut)
+			cmd.SilenceErrors, cmd.SilenceUsage = true, true
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				if c := exitCodeFor(err); c != tt.code {
+					t.Fatalf("exit code %d, want %d", c, tt.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := tt.check(got); msg != "" {
+				t.Errorf("%s: %+v", msg, got)
+			}
+		})
+	}
+}
+
+// runJSON runs pgwalk with args and decodes the JSON stops it printed.
+func runJSON(t testing.TB, args ...string) ([]render.JSONStop, ExitCode, string) {
+	io, _, out, errOut := iostreams.Test()
+	code := Execute(context.Background(), NewFactory(io), args)
+	var stops []render.JSONStop
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var s render.JSONStop
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		stops = append(stops, s)
+	}
+	return stops, code, errOut.String()
+}
+
+// TestRunEveryDriver is the phase-sequence suite through the CLI: every
+// driver that can run here walks the phases in order for both versions.
+func TestRunEveryDriver(t *testing.T) {
+	for _, driver := range []string{"narrate", "reenact"} {
+		for _, v := range walkthrough.VersionNames() {
+			t.Run(driver+"/"+v, func(t *testing.T) {
+				stops, code, errOut := runJSON(t, "run", "--version", v, "--driver", driver, "--output", "json")
+				if code != ExitOK {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				var phases []walkthrough.PhaseID
+				for _, s := range stops {
+					if len(phases) == 0 || phases[len(phases)-1] != s.Phase {
+						phases = append(phases, s.Phase)
+					}
+					if s.Driver != driver || s.Version != v {
+						t.Errorf("stop %d stamped %s/%s", s.Seq, s.Driver, s.Version)
+					}
+					for _, c := range s.Values.Checks {
+						if !c.OK {
+							t.Errorf("check failed: %s (%s)", c.Name, c.Detail)
+						}
+					}
+				}
+				want := []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.Child, walkthrough.ParentRegistration}
+				if driver != "narrate" {
+					want = append(want, walkthrough.Epilogue)
+				}
+				if strings.Join(ids(phases), ",") != strings.Join(ids(want), ",") {
+					t.Fatalf("phases %v, want %v", phases, want)
+				}
+			})
+		}
+	}
+}
+
+func ids(ps []walkthrough.PhaseID) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// BenchmarkRunNoPause compares a whole non-interactive re-enactment
+// (processes, sockets, rendering) with a bare glamour render of the same
+// notes, measured in the same run. The design's target: at most 1.5x.
+func BenchmarkRunNoPause(b *testing.B) {
+	set, err := annotations.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, _ := walkthrough.LookupVersion("16.4")
+	var md []string
+	for _, n := range set.Notes(v.Name, "en") {
+		if n.Phase != walkthrough.ForkFailure {
+			md = append(md, render.NoteMarkdown(n, v))
+		}
+	}
+	b.Run("glamour", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tr, err := glamour.NewTermRenderer(glamour.WithStandardStyle("notty"), glamour.WithWordWrap(80))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range md {
+				if _, err := tr.Render(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	for _, driver := range []string{"reenact", "narrate"} {
+		b.Run(driver, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				io, _, _, errOut := iostreams.Test()
+				if code := Execute(context.Background(), NewFactory(io), []string{"run", "--version", "16.4", "--driver", driver, "--no-pause", "--style", "notty", "--width", "80"}); code != 0 {
+					b.Fatalf("exit %d: %s", code, errOut)
+				}
+			}
+		})
+	}
+}
