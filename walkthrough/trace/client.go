@@ -1,0 +1,85 @@
+package trace
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// client is pgwalk's own connection to the traced server. It connects in
+// its own goroutine, because the connection completes only after the
+// traced processes ran through every stop.
+type client struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	// Set before done is closed:
+	conn    *pgconn.PgConn
+	err     error
+	key     *walkthrough.BackendKey
+	started time.Time
+	elapsed time.Duration
+}
+
+// connString returns the libpq connection string for the cluster's
+// socket, with every value given so that no PG* variable of the user's
+// environment changes it.
+func connString(socketDir string, port int) string {
+	quote := func(s string) string {
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	}
+	return fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable application_name=pgwalk",
+		quote(socketDir), port)
+}
+
+// startClient connects to the server in the background.
+func startClient(socketDir string, port int) *client {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &client{done: make(chan struct{}), cancel: cancel, started: time.Now()}
+	go func() {
+		defer close(c.done)
+		cfg, err := pgconn.ParseConfig(connString(socketDir, port))
+		if err != nil {
+			c.err = err
+			return
+		}
+		cfg.Fallbacks = nil
+		conn, err := pgconn.ConnectConfig(ctx, cfg)
+		c.elapsed = time.Since(c.started)
+		if err != nil {
+			c.err = fmt.Errorf("pgwalk's client: %w", err)
+			return
+		}
+		c.conn = conn
+		c.key = backendKey(conn)
+	}()
+	return c
+}
+
+// backendKey returns the BackendKeyData the server sent on conn.
+func backendKey(conn *pgconn.PgConn) *walkthrough.BackendKey {
+	k := &walkthrough.BackendKey{PID: int(conn.PID())}
+	if sk := conn.SecretKey(); len(sk) >= 4 {
+		k.SecretKey = int32(binary.BigEndian.Uint32(sk))
+	}
+	return k
+}
+
+// close ends the connection, or abandons the attempt.
+func (c *client) close() {
+	if c == nil {
+		return
+	}
+	c.cancel()
+	<-c.done
+	if c.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = c.conn.Close(ctx)
+	}
+}

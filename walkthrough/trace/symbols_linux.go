@@ -1,0 +1,158 @@
+package trace
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// module is one ELF file mapped into a traced process: the postgres
+// executable, or the C library.
+type module struct {
+	// path is the file as /proc/PID/maps names it.
+	path string
+	file *os.File
+	// bias is what the loader added to the file's virtual addresses.
+	bias  uint64
+	loads []elf.ProgHeader
+	// syms maps a symbol name to its file address. noSymtab is set when
+	// the file has no .symtab (a stripped binary).
+	syms     map[string]elf.Symbol
+	noSymtab bool
+}
+
+// loadModule opens the file mapped at path in a process whose maps are
+// maps. With dynamic set it reads the dynamic symbol table (enough for the
+// C library's exported functions), otherwise .symtab, which also holds the
+// static functions and variables of postgres.
+func loadModule(open string, path string, maps []mapping, dynamic bool) (*module, error) {
+	f, err := os.Open(open)
+	if err != nil {
+		return nil, err
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	m := &module{path: path, file: f, syms: map[string]elf.Symbol{}}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD {
+			m.loads = append(m.loads, p.ProgHeader)
+		}
+	}
+	if err := m.relocate(ef, maps); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var syms []elf.Symbol
+	if dynamic {
+		syms, err = ef.DynamicSymbols()
+	} else {
+		syms, err = ef.Symbols()
+	}
+	if !dynamic && errors.Is(err, elf.ErrNoSymbols) {
+		// A stripped binary: its exported functions and variables are
+		// still in the dynamic symbol table.
+		m.noSymtab = true
+		syms, err = ef.DynamicSymbols()
+	}
+	if errors.Is(err, elf.ErrNoSymbols) {
+		m.noSymtab = true
+	} else if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: symbols: %w", path, err)
+	}
+	for _, s := range syms {
+		t := elf.ST_TYPE(s.Info)
+		if s.Value == 0 || (t != elf.STT_FUNC && t != elf.STT_OBJECT) || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		if _, dup := m.syms[s.Name]; !dup {
+			m.syms[s.Name] = s
+		}
+	}
+	return m, nil
+}
+
+// relocate computes the load bias from the first mapping of the file: the
+// mapping of file offset o at address a gives bias = a - vaddr(o).
+func (m *module) relocate(ef *elf.File, maps []mapping) error {
+	if ef.Type == elf.ET_EXEC {
+		return nil
+	}
+	for _, mp := range maps {
+		if mp.Path != m.path {
+			continue
+		}
+		for _, p := range m.loads {
+			if mp.Offset >= p.Off&^0xfff && mp.Offset < p.Off+p.Filesz {
+				m.bias = mp.Start - (p.Vaddr - p.Off + mp.Offset)
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s is not mapped in the process", m.path)
+}
+
+func (m *module) close() {
+	if m != nil && m.file != nil {
+		m.file.Close()
+	}
+}
+
+// lookup returns the run-time address and size of a symbol.
+func (m *module) lookup(name string) (addr uint64, size uint64, ok bool) {
+	if m == nil {
+		return 0, 0, false
+	}
+	s, ok := m.syms[name]
+	if !ok {
+		return 0, 0, false
+	}
+	return s.Value + m.bias, s.Size, true
+}
+
+// fileBytes reads n bytes of the file at the run-time address addr, for
+// comparing with the process's memory.
+func (m *module) fileBytes(addr uint64, n int) ([]byte, error) {
+	va := addr - m.bias
+	for _, p := range m.loads {
+		if va >= p.Vaddr && va+uint64(n) <= p.Vaddr+p.Filesz {
+			b := make([]byte, n)
+			_, err := m.file.ReadAt(b, int64(va-p.Vaddr+p.Off))
+			return b, err
+		}
+	}
+	return nil, fmt.Errorf("%#x is not in a loaded part of %s", addr, m.path)
+}
+
+// contains reports whether addr falls in a loaded part of the module.
+func (m *module) contains(addr uint64) bool {
+	if m == nil {
+		return false
+	}
+	va := addr - m.bias
+	for _, p := range m.loads {
+		if va >= p.Vaddr && va < p.Vaddr+p.Memsz {
+			return true
+		}
+	}
+	return false
+}
+
+var libcRE = regexp.MustCompile(`^libc(\.so\.6|-[0-9.]+\.so)$`)
+
+// libcPath returns the C library's path among maps.
+func libcPath(maps []mapping) (string, bool) {
+	for _, mp := range maps {
+		if strings.HasPrefix(mp.Path, "/") && libcRE.MatchString(filepath.Base(mp.Path)) {
+			return mp.Path, true
+		}
+	}
+	return "", false
+}
