@@ -56,6 +56,9 @@ func TestDiff(t *testing.T) {
 	})
 }
 
+// codeInBoldRE matches a code span inside bold text.
+var codeInBoldRE = regexp.MustCompile("\\*\\*[^*\n]*`[^*\n]*\\*\\*")
+
 // citedNumbers returns every line number and range the English notes of
 // every version mention, in their bodies or their refs.
 func citedNumbers(t *testing.T) map[string]bool {
@@ -106,6 +109,16 @@ func TestDiffTexts(t *testing.T) {
 			for _, m := range lineNumberRE.FindAllString(en, -1) {
 				if !known[m] {
 					t.Errorf("line number %s is cited by no verified note", m)
+				}
+			}
+			for _, lang := range append([]string{DefaultLang}, translations...) {
+				text, err := Diff(lang, p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Glamour's plain styles mangle code spans inside bold text.
+				if m := codeInBoldRE.FindString(text); m != "" {
+					t.Errorf("%s text has code inside bold: %s", lang, m)
 				}
 			}
 			if hangulCount(en) != 0 {

@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/render"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// langNames lists the values of --lang.
+var langNames = []string{"en", "ko"}
+
+// DiffOptions are the settings of `pgwalk diff`.
+type DiffOptions struct {
+	IO      *iostreams.IOStreams
+	Factory *Factory
+	From    walkthrough.Version
+	To      walkthrough.Version
+	// Phases are the phases to compare; all of them when empty.
+	Phases []walkthrough.Phase
+	Output string
+	Lang   string
+	Style  string
+	Width  int
+}
+
+// NewCmdDiff returns `pgwalk diff`. runF replaces the work in tests.
+func NewCmdDiff(f *Factory, runF func(*DiffOptions) error) *cobra.Command {
+	opts := &DiffOptions{IO: f.IO, Factory: f}
+	versions := walkthrough.Versions()
+	fromName, toName := versions[0].Name, versions[len(versions)-1].Name
+	cmd := &cobra.Command{
+		Use:   "diff [PHASE] [--from V] [--to V]",
+		Short: "Show where each phase lives in 16.4 and 17.1, and what changed",
+		Long: strings.TrimSpace(`
+Compare BackendStartup across releases, phase by phase: where each phase
+lives in each version (file:lines, with permalinks at the release tags), what
+changed between them and why it matters. Without PHASE every phase is shown,
+in order. PHASE is a phase name or its number (1-5):
+
+  ` + strings.Join(walkthrough.PhaseIDs(), ", ") + `
+
+On a terminal the comparison is rendered with colour; piped it is plain text;
+--output json prints an array of {phase, title, from, to, changes} objects,
+where from and to hold the version, its tag and the cited ranges, and
+changes is Markdown.`),
+		Example: strings.Trim(`
+  pgwalk diff
+  pgwalk diff fork
+  pgwalk diff 4 --lang ko
+  pgwalk diff --from 17.1 --to 16.4 child
+  pgwalk diff --output json | jq '.[].to.refs[].permalink'`, "\n"),
+		ValidArgsFunction: completePhases,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &FlagError{Err: fmt.Errorf("diff takes at most one phase, got %q", args)}
+			}
+			opts.Phases = nil
+			for _, a := range args {
+				p, err := walkthrough.LookupPhase(a)
+				if err != nil || p.ID == walkthrough.Epilogue {
+					return UsageError(&walkthrough.UnknownPhaseError{Name: a})
+				}
+				opts.Phases = append(opts.Phases, p)
+			}
+			var err error
+			if opts.From, err = lookupVersionFlag("--from", fromName); err != nil {
+				return err
+			}
+			if opts.To, err = lookupVersionFlag("--to", toName); err != nil {
+				return err
+			}
+			if opts.From.Name == opts.To.Name {
+				return UsageError(fmt.Errorf("--from and --to both name %s: give two different versions (%s)", opts.From.Name, strings.Join(walkthrough.VersionNames(), ", ")))
+			}
+			if err := validateOutputFlags(opts.Output, opts.Lang, opts.Style, opts.Width); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runDiff(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&fromName, "from", fromName, "the older side of the comparison: "+strings.Join(walkthrough.VersionNames(), " or "))
+	fl.StringVar(&toName, "to", toName, "the newer side of the comparison: "+strings.Join(walkthrough.VersionNames(), " or "))
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language: "+strings.Join(langNames, " or "))
+	fl.StringVar(&opts.Style, "style", "auto", "rendering style: "+strings.Join(render.Styles, ", "))
+	fl.IntVar(&opts.Width, "width", 0, "wrap at this many columns (default: the terminal's, at most 120)")
+	_ = cmd.RegisterFlagCompletionFunc("from", completeVersions)
+	_ = cmd.RegisterFlagCompletionFunc("to", completeVersions)
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langNames, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("style", cobra.FixedCompletions(render.Styles, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// lookupVersionFlag resolves the value of a version flag other than
+// --version, as a usage error when it is empty or unsupported.
+func lookupVersionFlag(flag, name string) (walkthrough.Version, error) {
+	if name == "" {
+		return walkthrough.Version{}, UsageError(fmt.Errorf("%s needs a version (supported: %s)", flag, strings.Join(walkthrough.VersionNames(), ", ")))
+	}
+	v, err := walkthrough.LookupVersion(name)
+	if err != nil {
+		return v, UsageError(fmt.Errorf("%s: %w", flag, err))
+	}
+	return v, nil
+}
+
+// validateOutputFlags checks --output, --lang, --style and --width.
+func validateOutputFlags(output, lang, style string, width int) error {
+	if output != "text" && output != "json" {
+		return UsageError(fmt.Errorf("unknown output format %q (formats: text, json)", output))
+	}
+	if !slices.Contains(langNames, lang) {
+		return UsageError(fmt.Errorf("unknown language %q (languages: %s)", lang, strings.Join(langNames, ", ")))
+	}
+	if _, err := render.ResolveStyle(style, false); err != nil {
+		return UsageError(err)
+	}
+	if width != 0 && (width < iostreams.MinWidth || width > 400) {
+		return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", width, iostreams.MinWidth))
+	}
+	return nil
+}
+
+// DiffSide is one version's side of a phase in `pgwalk diff --output json`.
+type DiffSide struct {
+	Version string           `json:"version"`
+	Tag     string           `json:"tag"`
+	Refs    []render.JSONRef `json:"refs"`
+}
+
+// DiffPhase is one element of `pgwalk diff --output json`.
+type DiffPhase struct {
+	Phase walkthrough.PhaseID `json:"phase"`
+	Title string              `json:"title"`
+	From  DiffSide            `json:"from"`
+	To    DiffSide            `json:"to"`
+	// Changes is Markdown: what changed and why it matters.
+	Changes string `json:"changes"`
+}
+
+// diffWords are the words `pgwalk diff` prints around the texts.
+type diffWords struct {
+	phase, branch, where string
+}
+
+var diffText = map[string]diffWords{
+	"en": {phase: "Phase %d/%d", branch: "Branch", where: "Where it lives"},
+	"ko": {phase: "%d/%d단계", branch: "분기", where: "코드 위치"},
+}
+
+func runDiff(opts *DiffOptions) error {
+	set, err := opts.Factory.loadNotes("")
+	if err != nil {
+		return err
+	}
+	phases := opts.Phases
+	if len(phases) == 0 {
+		phases = walkthrough.Phases()
+	}
+	var rows []DiffPhase
+	titles := map[walkthrough.PhaseID]string{}
+	for _, p := range phases {
+		row := DiffPhase{Phase: p.ID, Title: p.Title}
+		for _, side := range []struct {
+			v   walkthrough.Version
+			out *DiffSide
+		}{{opts.From, &row.From}, {opts.To, &row.To}} {
+			n, _, err := set.Note(side.v.Name, p.ID, annotations.DefaultLang)
+			if err != nil {
+				return err
+			}
+			*side.out = DiffSide{Version: side.v.Name, Tag: side.v.Tag, Refs: jsonRefs(n, side.v)}
+			if tn, fell, err := set.Note(side.v.Name, p.ID, opts.Lang); err == nil && !fell {
+				titles[p.ID] = tn.Title
+			}
+		}
+		if row.Changes, err = annotations.Diff(opts.Lang, p.ID); err != nil {
+			return err
+		}
+		if !annotations.HasDiff(opts.Lang, p.ID) {
+			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q comparison for %s yet; showing the English one\n", opts.Lang, p.ID)
+		}
+		rows = append(rows, row)
+	}
+	out := opts.IO.Out
+	if opts.Output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	r, err := newRenderer(opts.IO, opts.Style, opts.Width)
+	if err != nil {
+		return err
+	}
+	for i, row := range rows {
+		if i > 0 {
+			fmt.Fprintf(out, "\n%s\n\n", strings.Repeat("-", min(72, r.Width())))
+		}
+		title := row.Title
+		if t, ok := titles[row.Phase]; ok && opts.Lang != annotations.DefaultLang {
+			title = t
+		}
+		text, err := r.Document(diffMarkdown(row, title, opts.Lang))
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprint(out, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonRefs returns n's cited ranges with their permalinks at v's tag.
+func jsonRefs(n *annotations.Note, v walkthrough.Version) []render.JSONRef {
+	refs := make([]render.JSONRef, 0, len(n.Refs))
+	for _, r := range n.Refs {
+		refs = append(refs, render.JSONRef{Ref: r, Permalink: v.Permalink(r.File, r.First, r.Last)})
+	}
+	return refs
+}
+
+// diffMarkdown returns the Markdown of one phase's comparison.
+func diffMarkdown(row DiffPhase, title, lang string) string {
+	w, ok := diffText[lang]
+	if !ok {
+		w = diffText[annotations.DefaultLang]
+	}
+	p, _ := walkthrough.LookupPhase(string(row.Phase))
+	head := w.branch
+	if p.Number > 0 {
+		head = fmt.Sprintf(w.phase, p.Number, walkthrough.MainPhaseCount)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s · %s · %s → %s\n\n## %s\n\n", head, title, row.From.Version, row.To.Version, w.where)
+	for _, side := range []DiffSide{row.From, row.To} {
+		fmt.Fprintf(&b, "### %s (%s)\n\n", side.Version, side.Tag)
+		for _, r := range side.Refs {
+			fmt.Fprintf(&b, "- [%s](%s)", r.Ref.String(), r.Permalink)
+			if r.Label != "" && lang == annotations.DefaultLang {
+				fmt.Fprintf(&b, " · %s", r.Label)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(strings.TrimSpace(row.Changes))
+	b.WriteString("\n")
+	return b.String()
+}
