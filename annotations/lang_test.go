@@ -148,6 +148,9 @@ func TestTranslationsMatchEnglish(t *testing.T) {
 					if extra := missingFrom(lineNumberRE, tr.Body, en.Body); len(extra) > 0 {
 						t.Errorf("body cites line numbers the English note does not: %v", extra)
 					}
+					if m := codeInBold(tr.Body); m != "" {
+						t.Errorf("code inside bold (plain styles mangle it): %s", m)
+					}
 					if bad := wrongTags(tr.Body, v.Tag); len(bad) > 0 {
 						t.Errorf("permalinks at %v, want only %s", bad, v.Tag)
 					}
