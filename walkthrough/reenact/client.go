@@ -55,11 +55,16 @@ func runClient(conn net.Conn) clientResult {
 			"application_name": "pgwalk",
 		},
 	})
-	if err := fe.Flush(); err != nil {
-		res.Err = fmt.Errorf("client: send StartupMessage: %w", err)
+	sendErr := fe.Flush()
+	// Even when the send failed (the server may already have answered and
+	// closed, as after a failed fork), read what the server sent, as libpq
+	// does.
+	done, err := readUntilReady(fe, &res)
+	if sendErr != nil && res.StartupError == "" {
+		res.Err = fmt.Errorf("client: send StartupMessage: %w", sendErr)
 		return res
 	}
-	if done, err := readUntilReady(fe, &res); err != nil || done {
+	if err != nil || done {
 		res.Err = err
 		return res
 	}

@@ -93,3 +93,36 @@ func sendCancel(t testing.TB, nc net.Conn, pid int, key int32) {
 		t.Errorf("after a CancelRequest the server sent %d bytes (%v), want nothing", n, err)
 	}
 }
+
+// TestClientReadsErrorAfterFailedSend: when the server answered and closed
+// before the client sent its StartupMessage (a fast fork failure), the
+// client still reports the server's error.
+func TestClientReadsErrorAfterFailedSend(t *testing.T) {
+	ln, err := net.Listen("unix", t.TempDir()+"/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		be := pgproto3.NewBackend(nc, nc)
+		be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Message: "could not fork new process for connection: boom"})
+		_ = be.Flush()
+		nc.Close()
+	}()
+	nc, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	<-closed
+	res := runClient(nc)
+	if res.Err != nil || res.StartupError != "FATAL: could not fork new process for connection: boom" {
+		t.Errorf("client result = %+v, want the server's error and no client error", res)
+	}
+}
