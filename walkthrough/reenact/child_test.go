@@ -4,6 +4,7 @@ package reenact
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,11 @@ func TestParseChildFlags(t *testing.T) {
 }
 
 func TestChildMainRefusesBadArgs(t *testing.T) {
-	if code := ChildMain([]string{"-bogus"}); code != 2 {
+	var stderr strings.Builder
+	if code := childMain([]string{"-bogus"}, &stderr); code != 2 {
 		t.Errorf("ChildMain with bad flags = %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "not by hand") {
+		t.Errorf("stderr = %q, want a hint that pgwalk starts this command", stderr.String())
 	}
 }

@@ -67,17 +67,22 @@ func parseChildFlags(args []string) (childFlags, error) {
 // in the v3 wire protocol. args are the arguments after ChildCommand. It
 // returns the process's exit code.
 func ChildMain(args []string) int {
+	return childMain(args, os.Stderr)
+}
+
+// childMain is ChildMain with its diagnostics written to stderr.
+func childMain(args []string, stderr io.Writer) int {
 	// Until setsid the child is still in pgwalk's process group, where a
 	// Ctrl-C typed at a pause would reach it too: ignore SIGINT until then.
 	signal.Ignore(syscall.SIGINT)
 	cf, err := parseChildFlags(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgwalk %s: %v (this command is started by pgwalk's re-enactment, not by hand)\n", ChildCommand, err)
+		fmt.Fprintf(stderr, "pgwalk %s: %v (this command is started by pgwalk's re-enactment, not by hand)\n", ChildCommand, err)
 		return 2
 	}
 	v, err := walkthrough.LookupVersion(cf.version)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgwalk %s: %v\n", ChildCommand, err)
+		fmt.Fprintf(stderr, "pgwalk %s: %v\n", ChildCommand, err)
 		return 2
 	}
 	fl := flavorFor(v)
@@ -91,7 +96,7 @@ func ChildMain(args []string) int {
 	// backend_var file.
 	var m toChild
 	if err := r.recv(&m); err != nil || m.Type != msgVars || m.Vars == nil {
-		fmt.Fprintf(os.Stderr, "pgwalk %s: no backend variables: %v\n", ChildCommand, err)
+		fmt.Fprintf(stderr, "pgwalk %s: no backend variables: %v\n", ChildCommand, err)
 		return 1
 	}
 	vars := *m.Vars
@@ -104,7 +109,7 @@ func ChildMain(args []string) int {
 	pid := os.Getpid()
 	before, err := listFDs(&vars)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgwalk %s: %v\n", ChildCommand, err)
+		fmt.Fprintf(stderr, "pgwalk %s: %v\n", ChildCommand, err)
 		return 1
 	}
 	facts := []walkthrough.Fact{{Name: "fd listing", Value: fdListingFact}}
@@ -123,7 +128,7 @@ func ChildMain(args []string) int {
 	}
 	after, err := listFDs(&vars)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "pgwalk %s: %v\n", ChildCommand, err)
+		fmt.Fprintf(stderr, "pgwalk %s: %v\n", ChildCommand, err)
 		return 1
 	}
 	sid, _ := unix.Getsid(0)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
@@ -426,6 +427,7 @@ func TestCloseAtEveryStop(t *testing.T) {
 }
 
 func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx bool) {
+	goroutines := runtime.NumGoroutine()
 	d := New(opts)
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -482,6 +484,17 @@ func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx b
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("%s still there after Close: %v", dir, err)
 	}
+	// Close waited for the driver's goroutines; give the ones that have
+	// signalled their end a moment to return.
+	n := runtime.NumGoroutine()
+	for i := 0; i < 200 && n > goroutines; i++ {
+		time.Sleep(5 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > goroutines {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after Close, %d before Start:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
+	}
 }
 
 // TestCloseWithoutStart checks Close after no Start and after a failed one.
@@ -515,5 +528,34 @@ func TestWaitForClientSays(t *testing.T) {
 	}
 	if !strings.Contains(all, fmt.Sprintf("-h %s -p %d", d.SocketDir(), d.Port())) {
 		t.Errorf("no psql line for the Unix socket in %q", lines)
+	}
+}
+
+// TestDeadEnd fills the slot table: canAcceptConnections answers
+// CAC_TOOMANY, the child gets no slot and only refuses the client.
+func TestDeadEnd(t *testing.T) {
+	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4")}, func(d *Driver) {
+		for i := range d.slots {
+			d.slots[i] = true
+		}
+	})
+	evs := runAll(t, d, nil)
+	if len(evs) != 6 {
+		t.Fatalf("got %d stops, want 6", len(evs))
+	}
+	init, epi := evs[1], evs[5]
+	if init.Values.CanAccept != "CAC_TOOMANY" || init.Values.DeadEnd == nil || !*init.Values.DeadEnd || *init.Values.ChildSlot != 0 {
+		t.Errorf("struct-init = can_accept %s dead_end %v slot %v; want CAC_TOOMANY, true, 0", init.Values.CanAccept, init.Values.DeadEnd, *init.Values.ChildSlot)
+	}
+	if epi.Values.ClientBackendKey != nil {
+		t.Errorf("a dead-end backend sent BackendKeyData %+v", epi.Values.ClientBackendKey)
+	}
+	if v, _ := findFact(epi.Values.Facts, "client error"); !strings.Contains(v, "sorry, too many clients already") {
+		t.Errorf("client error = %q", v)
+	}
+	for _, c := range epi.Values.Checks {
+		if !c.OK {
+			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+		}
 	}
 }

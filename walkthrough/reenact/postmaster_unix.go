@@ -926,6 +926,15 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 		if res.QueryError != "" {
 			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "answer to " + strconv.Quote(clientQuery), Value: res.QueryError})
 		}
+		if res.StartupError != "" {
+			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client error", Value: res.StartupError})
+		}
+		if c.node.DeadEnd {
+			ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{
+				Name: "dead-end backend refused the client", OK: strings.Contains(res.StartupError, "sorry, too many clients already"),
+				Detail: orNothing(res.StartupError),
+			})
+		}
 		if res.Err != nil {
 			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client problem", Value: res.Err.Error()})
 		}
@@ -957,7 +966,7 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 			walkthrough.Check{Name: "BackendKeyData pid = child pid", OK: key.PID == c.pid, Detail: fmt.Sprintf("%d = %d", key.PID, c.pid)},
 			walkthrough.Check{Name: "BackendKeyData key = generated key", OK: key.SecretKey == c.node.CancelKey, Detail: fmt.Sprintf("%d = %d", key.SecretKey, c.node.CancelKey)},
 		)
-	} else if c.own {
+	} else if c.own && !c.node.DeadEnd {
 		ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{Name: "client received BackendKeyData", OK: false})
 	} else {
 		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "BackendKeyData", Value: "none sent: the backend ended before a session started"})
