@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 func TestParseChildFlags(t *testing.T) {
@@ -40,5 +42,25 @@ func TestChildMainRefusesBadArgs(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "not by hand") {
 		t.Errorf("stderr = %q, want a hint that pgwalk starts this command", stderr.String())
+	}
+}
+
+func TestNotPassed(t *testing.T) {
+	vars := backendVars{Roles: map[int]string{3: walkthrough.FDListenSocket}, Inherited: []int{10}}
+	fds := []walkthrough.FD{
+		{Num: 1, Target: "/dev/null"},
+		{Num: 3, Target: "socket:[1]"},
+		{Num: 9, Target: "/sys/fs/cgroup/cpu.max"},
+		{Num: 10, Target: "pipe:[2]"},
+		{Num: 12, Target: "anon_inode:[eventpoll]"},
+	}
+	got := strings.Split(notPassed(fds, vars), "; ")
+	want := []string{
+		"fd 9 /sys/fs/cgroup/cpu.max: opened by the child's Go runtime (cgroup CPU limit)",
+		"fd 10 pipe:[2]: inherited: pgwalk holds it without close-on-exec (it came from whatever started pgwalk)",
+		"fd 12 anon_inode:[eventpoll]: opened by the child itself (the Go runtime)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("notPassed =\n%q\nwant\n%q", got, want)
 	}
 }

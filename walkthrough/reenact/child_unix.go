@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -113,7 +114,7 @@ func childMain(args []string, stderr io.Writer) int {
 		return 1
 	}
 	facts := []walkthrough.Fact{{Name: "fd listing", Value: fdListingFact}}
-	if extra := notPassed(before, vars.Roles); extra != "" {
+	if extra := notPassed(before, vars); extra != "" {
 		facts = append(facts, walkthrough.Fact{Name: "fds not from the postmaster", Value: extra})
 	}
 	var steps []string
@@ -146,19 +147,20 @@ func childMain(args []string, stderr io.Writer) int {
 	return runBackend(cf, vars, fl, pid, r, w)
 }
 
-// notPassed describes the fds above 2 that the postmaster did not pass.
-func notPassed(fds []walkthrough.FD, roles map[int]string) string {
+// notPassed describes the fds above 2 that the postmaster did not pass on
+// purpose.
+func notPassed(fds []walkthrough.FD, vars backendVars) string {
 	var parts []string
 	for _, fd := range fds {
-		if fd.Num <= 2 || roles[fd.Num] != "" {
+		if fd.Num <= 2 || vars.Roles[fd.Num] != "" {
 			continue
 		}
-		what := "inherited by pgwalk itself without close-on-exec"
+		what := "opened by the child itself (the Go runtime)"
 		switch {
-		case fd.Target == "":
-			what = "the Go runtime's own or inherited by pgwalk without close-on-exec"
+		case slices.Contains(vars.Inherited, fd.Num):
+			what = "inherited: pgwalk holds it without close-on-exec (it came from whatever started pgwalk)"
 		case strings.HasPrefix(fd.Target, "/sys/fs/cgroup/"):
-			what = "opened by the Go runtime (cgroup CPU limit)"
+			what = "opened by the child's Go runtime (cgroup CPU limit)"
 		}
 		desc := fmt.Sprintf("fd %d", fd.Num)
 		if fd.Target != "" {

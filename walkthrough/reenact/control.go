@@ -58,6 +58,9 @@ type backendVars struct {
 	// Inodes maps the inode of every object the postmaster passed to its
 	// FD kind; pipe ends share one inode, so pipes are named by pipe.
 	Inodes map[uint64]string `json:"inodes"`
+	// Inherited lists the fds above the passed ones that the postmaster
+	// holds without close-on-exec: the child inherits them as well.
+	Inherited []int `json:"inherited,omitempty"`
 }
 
 // toChild is a message from the postmaster to a child.

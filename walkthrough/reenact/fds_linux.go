@@ -10,6 +10,9 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
+// fdDir lists the open fds of the calling process.
+const fdDir = "/proc/self/fd"
+
 // fdListingFact says how the fd table was read.
 const fdListingFact = "/proc/self/fd (readlink gives socket:[inode] and pipe:[inode]; kinds come from matching the inodes the postmaster passed)"
 
@@ -17,7 +20,7 @@ const fdListingFact = "/proc/self/fd (readlink gives socket:[inode] and pipe:[in
 // /proc/self/fd and classified by matching each socket's or pipe's inode
 // with the objects the postmaster said it passed.
 func listFDs(vars *backendVars) ([]walkthrough.FD, error) {
-	nums, err := fdNumbers("/proc/self/fd")
+	nums, err := fdNumbers(fdDir)
 	if err != nil {
 		return nil, err
 	}

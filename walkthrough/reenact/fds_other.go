@@ -4,13 +4,16 @@ package reenact
 
 import "github.com/pgwalk/pgwalk/walkthrough"
 
+// fdDir lists the open fds of the calling process.
+const fdDir = "/dev/fd"
+
 // fdListingFact says how the fd table was read, and what was skipped.
 const fdListingFact = "/dev/fd; kinds come from the fd numbers the postmaster passed (no /proc on this OS, so targets and the inode check are skipped)"
 
 // listFDs returns the open file descriptors of this process, read from
 // /dev/fd, classified by the fd numbers the postmaster said it passed.
 func listFDs(vars *backendVars) ([]walkthrough.FD, error) {
-	nums, err := fdNumbers("/dev/fd")
+	nums, err := fdNumbers(fdDir)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // launcher performs every fork+exec of a driver from one goroutine locked to
@@ -137,4 +139,23 @@ func openDevNull() (int, error) {
 		return -1, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
 	return fd, nil
+}
+
+// inheritableFDs returns the fds of this process, from min up, that are not
+// marked close-on-exec: a child inherits them whatever it is passed.
+func inheritableFDs(min int) []int {
+	nums, err := fdNumbers(fdDir)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, n := range nums {
+		if n < min {
+			continue
+		}
+		if fl, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }

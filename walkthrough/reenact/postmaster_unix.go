@@ -544,7 +544,7 @@ func (d *Driver) launch(c *conn) error {
 		Version: d.fl.version, PostmasterPID: os.Getpid(),
 		CancelKey: c.node.CancelKey, ChildSlot: c.node.ChildSlot,
 		CanAccept: c.canAccept, DeadEnd: c.node.DeadEnd,
-		Roles: roles, Inodes: inodes,
+		Roles: roles, Inodes: inodes, Inherited: inheritableFDs(childFDControl + 1),
 	}}); err != nil {
 		// The child is gone already; the next stop reports how it ended.
 		return nil
