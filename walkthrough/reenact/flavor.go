@@ -23,6 +23,8 @@ type flavor struct {
 	// freeInChild is true when the forked child frees its copy of the
 	// Backend record (16.4).
 	freeInChild bool
+	// execArgv is how PostgreSQL's EXEC_BACKEND path runs the new backend.
+	execArgv string
 	// backendMain is the path from the child branch to PostgresMain.
 	backendMain string
 }
@@ -37,6 +39,7 @@ func flavorFor(v walkthrough.Version) flavor {
 			canAcceptField: "startup_data.canAcceptConnections",
 			launch:         "postmaster_child_launch(B_BACKEND, ...) -> internal_forkexec",
 			closeFirst:     true,
+			execArgv:       "postgres --forkchild=backend <backend_var file>",
 			backendMain:    "BackendMain -> BackendInitialize -> PostgresMain",
 		}
 	}
@@ -48,6 +51,7 @@ func flavorFor(v walkthrough.Version) flavor {
 		canAcceptField: "port->canAcceptConnections",
 		launch:         "backend_forkexec(port) -> internal_forkexec",
 		freeInChild:    true,
+		execArgv:       "postgres --forkbackend <backend_var file>",
 		backendMain:    "BackendInitialize -> BackendRun -> PostgresMain",
 	}
 }

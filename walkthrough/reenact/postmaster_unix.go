@@ -382,6 +382,7 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 			Facts: []walkthrough.Fact{
 				{Name: "launch", Value: fmt.Sprintf("fork+exec of %s %s (%s)", d.exe, ChildCommand, d.fl.launch)},
 				{Name: "what failed", Value: fmt.Sprintf("execve: %s does not exist in the private directory; Go hands the new process's exec error back to the parent, so the launch fails with that errno, as a failed fork_process does", missingBackend)},
+				{Name: "PostgreSQL's own exec failure", Value: "under EXEC_BACKEND a failed execv is logged by the new process (\"could not execute server process\") and the parent counts the fork as done; this branch runs when fork() itself fails, typically with EAGAIN"},
 			},
 		}
 		return ev, nil
@@ -395,6 +396,7 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 		Backend:       &node,
 		Facts: []walkthrough.Fact{
 			{Name: "launch", Value: fmt.Sprintf("fork+exec of %s %s", d.exe, ChildCommand)},
+			{Name: "PostgreSQL's exec", Value: d.fl.execArgv},
 			{Name: "why exec", Value: "Go cannot fork without exec; PostgreSQL starts backends the same way on Windows and in EXEC_BACKEND builds (" + d.fl.launch + ")"},
 			{Name: "passed to the child", Value: fmt.Sprintf("fd %d TCP listen socket, fd %d Unix listen socket, fd %d/%d death pipe read/write ends, fd %d client socket, fd %d pgwalk control channel",
 				childFDTCP, childFDUnix, childFDDeathRead, childFDDeathWrite, childFDClient, childFDControl)},
