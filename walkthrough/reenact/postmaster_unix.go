@@ -509,8 +509,11 @@ func (d *Driver) launch(c *conn) error {
 	errFile := os.NewFile(uintptr(errR), "child stderr")
 	keepErrR = true
 
+	// processCancel reads pid and proc from other goroutines.
+	d.mu.Lock()
 	c.pid = pid
 	c.proc = proc
+	d.mu.Unlock()
 	c.ctl = ctl
 	c.ctlW = &ctlWriter{w: ctl}
 	c.reports = make(chan fromChild, 1)
