@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/pgwalk/pgwalk/walkthrough"
 	"github.com/pgwalk/pgwalk/walkthrough/narrate"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
+	"github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
 // DriverNames lists the values of --driver.
@@ -26,6 +29,24 @@ func newDriver(name string, opts walkthrough.DriverOptions) (walkthrough.Driver,
 		return narrate.New(opts), nil
 	case "reenact":
 		return reenact.New(opts), nil
+	case "live":
+		return trace.New(opts), nil
 	}
 	return nil, UsageError(&UnknownDriverError{Name: name})
+}
+
+// liveHint looks, in the background, for a PostgreSQL of v's major version
+// that --driver live could trace, and returns a function that gives the
+// one-line hint once the lookup is done ("" when there is nothing to say).
+func liveHint(v walkthrough.Version) func() string {
+	ch := make(chan string, 1)
+	go func() {
+		bin, found, err := trace.FindPostgres("", v.Major)
+		if err != nil {
+			ch <- ""
+			return
+		}
+		ch <- fmt.Sprintf("hint: PostgreSQL %s is installed (%s): `pgwalk run --version %s --driver live` traces a real postmaster", found, bin, v.Name)
+	}()
+	return func() string { return <-ch }
 }

@@ -224,6 +224,7 @@ type walk struct {
 	// that showed the phase's note.
 	firstOfPhase map[string]int
 	source       *sourceView
+	hint         func() string
 	ctx          context.Context
 	interactive  bool
 	ascii        bool
@@ -281,6 +282,9 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		return fmt.Errorf("starting the %s driver: %w", opts.Driver, err)
 	}
 	w.session = walkthrough.NewSession(drv, opts.Version)
+	if opts.Driver == "reenact" && opts.Output == "text" {
+		w.hint = liveHint(opts.Version)
+	}
 
 	var keys <-chan walkthrough.Key
 	if w.interactive {
@@ -556,4 +560,9 @@ func (w *walk) finish() {
 		msg += fmt.Sprintf("; %d checks FAILED", failed)
 	}
 	fmt.Fprintln(w.opts.IO.ErrOut, msg)
+	if w.hint != nil {
+		if h := w.hint(); h != "" {
+			fmt.Fprintln(w.opts.IO.ErrOut, "pgwalk: "+h)
+		}
+	}
 }
