@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,8 @@ type cluster struct {
 	version string
 	// cred runs the server as an unprivileged user when pgwalk is root.
 	cred *syscall.Credential
+	// conf holds extra server settings, "name=value".
+	conf []string
 	dir  string // private temporary directory
 	data string
 	log  string
@@ -353,7 +356,7 @@ func markInheritedCloseOnExec() {
 
 // startCluster copies the template into a new private directory and
 // starts the server there, untraced, waiting until it accepts connections.
-func startCluster(ctx context.Context, bin, version string, cred *syscall.Credential) (c *cluster, err error) {
+func startCluster(ctx context.Context, bin, version string, cred *syscall.Credential, conf []string) (c *cluster, err error) {
 	template, err := clusterTemplate(ctx, bin, version, cred)
 	if err != nil {
 		return nil, err
@@ -362,7 +365,7 @@ func startCluster(ctx context.Context, bin, version string, cred *syscall.Creden
 	if err != nil {
 		return nil, err
 	}
-	c = &cluster{bin: bin, version: version, cred: cred, dir: dir, data: filepath.Join(dir, "data"), log: filepath.Join(dir, "postmaster.log")}
+	c = &cluster{bin: bin, version: version, cred: cred, conf: conf, dir: dir, data: filepath.Join(dir, "data"), log: filepath.Join(dir, "postmaster.log")}
 	defer func() {
 		if err != nil {
 			c.stop()
@@ -386,7 +389,23 @@ func startCluster(ctx context.Context, bin, version string, cred *syscall.Creden
 	if err := c.launch(); err != nil {
 		return c, err
 	}
-	return c, c.waitReady(ctx)
+	if err := c.waitReady(ctx); err != nil {
+		return c, err
+	}
+	return c, c.warmUp(ctx)
+}
+
+// warmUp makes one connection before the trace starts. The first backend
+// of a freshly started server builds the relation cache from the catalogs
+// and writes the cache file later backends load, which costs it several
+// milliseconds: that is not what the walk is about, and it would make the
+// traced connection look slower than it is.
+func (c *cluster) warmUp(ctx context.Context) error {
+	conn, err := pgconn.Connect(ctx, connString(c.dir, clusterPort))
+	if err != nil {
+		return fmt.Errorf("first connection to the new cluster: %w: %s", err, c.logTail(10))
+	}
+	return conn.Close(ctx)
 }
 
 // launch starts the postmaster. It is started with fork+exec directly, not
@@ -422,6 +441,9 @@ func (c *cluster) launch() error {
 		"-c", "log_destination=stderr",
 		"-c", "fsync=off",
 		"-c", "max_connections=20",
+	}
+	for _, kv := range c.conf {
+		args = append(args, "-c", kv)
 	}
 	pid, err := syscall.ForkExec(c.bin, args, &syscall.ProcAttr{
 		Dir:   c.dir,

@@ -29,6 +29,8 @@ type live struct {
 	forceSoftware bool
 	// hide names symbols to treat as missing (tests of degraded runs).
 	hide []string
+	// extraConf adds server settings ("name=value", tests only).
+	extraConf []string
 
 	resume chan struct{}
 	events chan walkthrough.Event
@@ -91,7 +93,7 @@ func (d *Driver) Start(ctx context.Context) (err error) {
 	if runBin != bin {
 		d.opts.Say(fmt.Sprintf("the server runs as %s, who cannot reach %s: using a copy in %s", user, bin, runBin))
 	}
-	cl, err := startCluster(ctx, runBin, version, cred)
+	cl, err := startCluster(ctx, runBin, version, cred, d.extraConf)
 	if err != nil {
 		return err
 	}

@@ -121,10 +121,10 @@ type tracer struct {
 	expectFork *proc
 	target     *proc
 	// others counts the children the driver detached right after their
-	// fork (autovacuum workers, background workers).
-	others int
-	// restored counts the inherited int3 bytes removed from those.
-	restored int
+	// fork (autovacuum workers, background workers); restored counts the
+	// inherited int3 bytes removed from them. Both are read by tests.
+	others   atomic.Int64
+	restored atomic.Int64
 
 	mu          sync.Mutex
 	running     map[int]bool
@@ -589,7 +589,7 @@ func (t *tracer) onFork(parent *proc, pid int, event int) error {
 					return fmt.Errorf("restore inherited int3 at %#x in pid %d: %w", b.addr, pid, err)
 				}
 				if parent != t.expectFork {
-					t.restored++
+					t.restored.Add(1)
 				}
 			}
 		}
@@ -602,7 +602,7 @@ func (t *tracer) onFork(parent *proc, pid int, event int) error {
 		t.expectFork = nil
 		return nil
 	}
-	t.others++
+	t.others.Add(1)
 	if err := ptraceRaw(unix.PTRACE_DETACH, pid, 0, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("detach pid %d: %w", pid, err)
 	}

@@ -262,6 +262,7 @@ type obs struct {
 	fdsBefore   []walkthrough.FD
 	fdsAfter    []walkthrough.FD
 	closed      []walkthrough.FD
+	pmFDs       []rawFD
 	node        *walkthrough.BackendNode
 	nodeAddr    uint64
 	structInit  bool
@@ -631,6 +632,8 @@ func (w *walker) emitStructInit(o *obs, h hit, point string) error {
 }
 
 func (w *walker) emitParentFork(o *obs, h hit) error {
+	// The child's descriptors start as a copy of this table.
+	o.pmFDs, _ = readFDs(w.pm.pid)
 	v := w.values(o)
 	v.ForkReturn = o.forkRet
 	v.ChildPID = *o.forkRet
@@ -741,7 +744,11 @@ func (w *walker) childStops(o *obs) error {
 			o.fdsAfter = namer.table(fds)
 			o.closed = closedFDs(o.fdsBefore, o.fdsAfter)
 			v.FDsBefore, v.FDsAfter, v.ClosedFDs = o.fdsBefore, o.fdsAfter, o.closed
-			v.Facts = append(v.Facts, fact("descriptors", fmt.Sprintf("read from /proc/%d/fd; sockets named from /proc/net/unix, the death pipe from postmaster_alive_fds", ch.pid)), bpFact(h.bp))
+			v.Facts = append(v.Facts, fact("descriptors", fmt.Sprintf("read from /proc/%d/fd; sockets named from /proc/net/unix, the death pipe from postmaster_alive_fds", ch.pid)))
+			if own := ownFDs(o.fdsBefore, o.pmFDs); own != "" {
+				v.Facts = append(v.Facts, fact("opened by the backend", own+": not in the postmaster's table at the fork, so the backend opened it itself before ClosePostmasterPorts ran"))
+			}
+			v.Facts = append(v.Facts, bpFact(h.bp))
 			if err := w.emit(w.event(walkthrough.Child, ch, symClosePorts+" returned", v)); err != nil {
 				return err
 			}
@@ -977,8 +984,8 @@ func (w *walker) epilogue(o *obs) error {
 		ev.Point = "the backend is running on its own"
 	}
 	ev.Values.Checks = w.finalChecks(o, ev.Values.ClientBackendKey)
-	if t.others > 0 {
-		ev.Values.Facts = append(ev.Values.Facts, fact("other children", fmt.Sprintf("%d other children of the postmaster were forked while traced and let go at once (%d inherited int3 bytes removed)", t.others, t.restored)))
+	if n := t.others.Load(); n > 0 {
+		ev.Values.Facts = append(ev.Values.Facts, fact("other children", fmt.Sprintf("%d other children of the postmaster were forked while traced and let go at once (%d inherited int3 bytes removed from them)", n, t.restored.Load())))
 	}
 	return w.emit(ev)
 }
@@ -1045,4 +1052,23 @@ func (w *walker) finalChecks(o *obs, key *walkthrough.BackendKey) []walkthrough.
 		cs = append(cs, walkthrough.Check{Name: "client socket kept in the child", OK: client})
 	}
 	return cs
+}
+
+// ownFDs lists the descriptors of child that the postmaster's table pm
+// did not hold at the fork; "" when pm is unknown or all were inherited.
+func ownFDs(child []walkthrough.FD, pm []rawFD) string {
+	if pm == nil {
+		return ""
+	}
+	had := map[string]bool{}
+	for _, fd := range pm {
+		had[strconv.Itoa(fd.Num)+" "+fd.Target] = true
+	}
+	var out []string
+	for _, fd := range child {
+		if !had[strconv.Itoa(fd.Num)+" "+fd.Target] {
+			out = append(out, fmt.Sprintf("fd %d (%s)", fd.Num, fd.Kind))
+		}
+	}
+	return strings.Join(out, ", ")
 }
