@@ -42,8 +42,8 @@ func Heading(ev walkthrough.Event, v walkthrough.Version) string {
 	return fmt.Sprintf("Phase %d/%d · %s · %s", p.Number, walkthrough.MainPhaseCount, title, v.Name)
 }
 
-// Subheading returns the line under the heading: which process, where, and
-// which driver observed it.
+// Subheading returns the lines under the heading: which process and
+// driver, then where in the code the stop happened.
 func Subheading(ev walkthrough.Event) string {
 	var parts []string
 	proc := string(ev.Process)
@@ -53,14 +53,15 @@ func Subheading(ev walkthrough.Event) string {
 	if proc != "" {
 		parts = append(parts, proc)
 	}
-	if ev.Point != "" {
-		parts = append(parts, ev.Point)
-	}
-	parts = append(parts, "driver "+ev.Driver)
 	if ev.Connection > 0 {
 		parts = append(parts, fmt.Sprintf("connection %d", ev.Connection))
 	}
-	return strings.Join(parts, " · ")
+	parts = append(parts, "driver "+ev.Driver)
+	line := strings.Join(parts, " · ")
+	if ev.Point != "" {
+		line += "\n\nat: " + ev.Point
+	}
+	return line
 }
 
 // Markdown returns the Markdown of s: heading, note, then the values the
