@@ -90,8 +90,8 @@ changes is Markdown.`),
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&fromName, "from", fromName, "the older side of the comparison: "+strings.Join(walkthrough.VersionNames(), " or "))
-	fl.StringVar(&toName, "to", toName, "the newer side of the comparison: "+strings.Join(walkthrough.VersionNames(), " or "))
+	fl.StringVar(&fromName, "from", fromName, "the version to compare from: "+strings.Join(walkthrough.VersionNames(), " or "))
+	fl.StringVar(&toName, "to", toName, "the version to compare to: "+strings.Join(walkthrough.VersionNames(), " or "))
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language: "+strings.Join(langNames, " or "))
 	fl.StringVar(&opts.Style, "style", "auto", "rendering style: "+strings.Join(render.Styles, ", "))

@@ -112,6 +112,7 @@ with ptrace instead.`),
 		newCmdBackend(),
 	)
 	// Later commands register here.
+	root.AddCommand(NewCmdDiff(f, nil), NewCmdExport(f, nil))
 	return root
 }
 

@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/export"
+	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// ExportOptions are the settings of `pgwalk export`.
+type ExportOptions struct {
+	IO      *iostreams.IOStreams
+	Factory *Factory
+	Version walkthrough.Version
+	// Format is one of export.Formats.
+	Format string
+	// EventsFile holds the JSON lines of `pgwalk run --output json`; "-"
+	// reads them from stdin.
+	EventsFile string
+	Lang       string
+	// OutFile is where the document goes; "" or "-" is stdout.
+	OutFile  string
+	NotesDir string
+}
+
+// NewCmdExport returns `pgwalk export`. runF replaces the work in tests.
+func NewCmdExport(f *Factory, runF func(*ExportOptions) error) *cobra.Command {
+	opts := &ExportOptions{IO: f.IO, Factory: f}
+	var versionName string
+	cmd := &cobra.Command{
+		Use:   "export --version V --format md|html|codetour",
+		Short: "Write a handout, an HTML page or a VS Code CodeTour of the notes",
+		Long: strings.TrimSpace(`
+Write every phase's note of one release as a document to share:
+
+  md        a Markdown handout: every note in phase order, with its cited
+            ranges and their permalinks.
+  html      the same as one self-contained HTML page (inline CSS, no script,
+            no external asset), in large type for a projector and with a
+            print stylesheet.
+  codetour  a VS Code CodeTour (.tour) file with one step per cited range.
+            Put it in .tours/ of a PostgreSQL checkout (or open it with
+            "CodeTour: Open Tour File..."); its ref is the release tag, so
+            each step lands on the cited lines of that release.
+
+With --events FILE (the output of pgwalk run --output json, "-" for stdin)
+the document also shows the values observed in that run under each phase:
+hand out the page of the very run the class just watched.
+
+The document goes to stdout, or to the file named by -o.`),
+		Example: strings.Trim(`
+  pgwalk export --version 16.4 --format md > backendstartup-16.4.md
+  pgwalk run --version 16.4 --output json > run.jsonl
+  pgwalk export --version 16.4 --format html --events run.jsonl -o handout.html
+  pgwalk export --version 17.1 --format html --lang ko -o handout-ko.html
+  pgwalk export --version 16.4 --format codetour -o postgres/.tours/backendstartup.tour`, "\n"),
+		Args: requireNoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := lookupVersion(versionName)
+			if err != nil {
+				return err
+			}
+			opts.Version = v
+			if !slices.Contains(export.Formats, opts.Format) {
+				return UsageError(fmt.Errorf("unknown export format %q (formats: %s)", opts.Format, strings.Join(export.Formats, ", ")))
+			}
+			if !slices.Contains(langNames, opts.Lang) {
+				return UsageError(fmt.Errorf("unknown language %q (languages: %s)", opts.Lang, strings.Join(langNames, ", ")))
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runExport(opts)
+		},
+	}
+	addVersionFlag(cmd, &versionName)
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Format, "format", "md", "document format: "+strings.Join(export.Formats, ", "))
+	fl.StringVar(&opts.EventsFile, "events", "", "JSON lines of pgwalk run --output json, to show the values of that run (- for stdin)")
+	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language of the notes: "+strings.Join(langNames, " or "))
+	fl.StringVarP(&opts.OutFile, "out", "o", "", "write the document to this file instead of stdout")
+	fl.StringVar(&opts.NotesDir, "notes", "", "read the notes from this directory (<lang>/<version>/<phase>.md) instead of the built-in ones")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(export.Formats, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langNames, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagFilename("events", "json", "jsonl")
+	return cmd
+}
+
+func runExport(opts *ExportOptions) error {
+	notes, err := opts.Factory.loadNotes(opts.NotesDir)
+	if err != nil {
+		return err
+	}
+	in := export.Input{Version: opts.Version, Lang: opts.Lang, Notes: notes}
+	if opts.EventsFile != "" {
+		if in.Events, err = readEventsFile(opts); err != nil {
+			return err
+		}
+	}
+	var missing []string
+	for _, p := range walkthrough.Phases() {
+		if _, fell, err := notes.Note(opts.Version.Name, p.ID, opts.Lang); err == nil && fell {
+			missing = append(missing, string(p.ID))
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; using the English one\n", opts.Lang, strings.Join(missing, ", "))
+	}
+	var doc []byte
+	switch opts.Format {
+	case "md":
+		var s string
+		s, err = export.Markdown(in)
+		doc = []byte(s)
+	case "html":
+		doc, err = export.HTML(in)
+	case "codetour":
+		doc, err = export.CodeTour(in)
+	}
+	if err != nil {
+		var vm *export.VersionMismatchError
+		if errors.As(err, &vm) {
+			return UsageError(err)
+		}
+		return err
+	}
+	if opts.OutFile == "" || opts.OutFile == "-" {
+		_, err := opts.IO.Out.Write(doc)
+		return err
+	}
+	if err := os.WriteFile(opts.OutFile, doc, 0o644); err != nil {
+		return fmt.Errorf("writing the %s export: %w", opts.Format, err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "pgwalk: wrote %s (%s, PostgreSQL %s, %d bytes)\n", opts.OutFile, opts.Format, opts.Version.Name, len(doc))
+	return nil
+}
+
+// readEventsFile reads the events of --events, from stdin for "-".
+func readEventsFile(opts *ExportOptions) ([]walkthrough.Event, error) {
+	if opts.EventsFile == "-" {
+		evs, err := export.ReadEvents(opts.IO.In)
+		if err != nil {
+			return nil, UsageError(fmt.Errorf("--events -: %w", err))
+		}
+		return evs, nil
+	}
+	f, err := os.Open(opts.EventsFile)
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("--events: %w", err))
+	}
+	defer f.Close()
+	evs, err := export.ReadEvents(f)
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("--events %s: %w", opts.EventsFile, err))
+	}
+	return evs, nil
+}
