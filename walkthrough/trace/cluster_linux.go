@@ -339,6 +339,47 @@ func scratchDir() string {
 	return os.TempDir()
 }
 
+// removeStale removes what a killed run (one that could not clean up) of
+// this user or of the server's account cred left in dir: its directory,
+// the processes still working there, and its System V segment. A directory
+// whose postmaster still runs belongs to a live run and is left alone.
+func removeStale(dir string, cred *syscall.Credential) {
+	ours := func(uid uint32) bool { return uid == uint32(os.Geteuid()) || (cred != nil && uid == cred.Uid) }
+	runs, _ := filepath.Glob(filepath.Join(dir, "pgwalk-live-*"))
+	for _, run := range runs {
+		var st unix.Stat_t
+		if unix.Lstat(run, &st) != nil || !ours(st.Uid) || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		data := filepath.Join(run, "data")
+		lines, err := readLines(filepath.Join(data, "postmaster.pid"))
+		if err != nil {
+			// No server was started there yet, or it shut down: only an
+			// old directory is surely abandoned.
+			if time.Since(time.Unix(st.Mtim.Unix())) > 24*time.Hour {
+				_ = os.RemoveAll(run)
+			}
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(lines[0])); err == nil && pid > 0 {
+			if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == data {
+				continue // its postmaster runs: a live run
+			}
+		}
+		for _, pid := range processesIn(data) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		if len(lines) >= 7 {
+			if f := strings.Fields(lines[6]); len(f) == 2 {
+				key, _ := strconv.Atoi(f[0])
+				id, _ := strconv.Atoi(f[1])
+				_ = removeShm(id, key)
+			}
+		}
+		_ = os.RemoveAll(run)
+	}
+}
+
 // markInheritedCloseOnExec sets close-on-exec on every descriptor above 2
 // of this process, so that the server inherits none of them (a test
 // harness or a shell may have left some open).
@@ -361,6 +402,7 @@ func startCluster(ctx context.Context, bin, version string, cred *syscall.Creden
 	if err != nil {
 		return nil, err
 	}
+	removeStale(scratchDir(), cred)
 	dir, err := os.MkdirTemp(scratchDir(), "pgwalk-live-*")
 	if err != nil {
 		return nil, err
@@ -441,6 +483,9 @@ func (c *cluster) launch() error {
 		"-c", "log_destination=stderr",
 		"-c", "fsync=off",
 		"-c", "max_connections=20",
+		// Dynamic shared memory as files in the data directory, so that
+		// nothing of a killed run outlives its directory in /dev/shm.
+		"-c", "dynamic_shared_memory_type=mmap",
 	}
 	for _, kv := range c.conf {
 		args = append(args, "-c", kv)

@@ -577,7 +577,7 @@ func TestLiveSoftwareBreakpoints(t *testing.T) {
 			}
 			defer c.Close(ctx)
 			want := wantStops(v)
-			want[len(want)-1] = stopWant{walkthrough.Epilogue, walkthrough.Postmaster, "the backend is running on its own"}
+			want[len(want)-1] = stopWant{walkthrough.Epilogue, walkthrough.Client, "the backend runs on its own"}
 			for _, ev := range evs {
 				if ev.Phase == walkthrough.Epilogue {
 					continue
@@ -590,6 +590,16 @@ func TestLiveSoftwareBreakpoints(t *testing.T) {
 			}
 			if len(evs) != len(want) {
 				t.Fatalf("%d stops, want %d", len(evs), len(want))
+			}
+			for i, w := range want {
+				if ev := evs[i]; ev.Phase != w.phase || ev.Process != w.proc || ev.Point != w.point {
+					t.Errorf("stop %d = %s/%s %q, want %s/%s %q", i+1, ev.Phase, ev.Process, ev.Point, w.phase, w.proc, w.point)
+				}
+				for _, c := range evs[i].Values.Checks {
+					if !c.OK {
+						t.Errorf("stop %d: check %q failed: %s", i+1, c.Name, c.Detail)
+					}
+				}
 			}
 			reg, _ := findStop(evs, walkthrough.ParentRegistration, "")
 			if k := backendKey(c); reg.Values.Backend == nil || reg.Values.Backend.PID != k.PID || reg.Values.Backend.CancelKey != k.SecretKey {

@@ -22,6 +22,7 @@ import (
 type live struct {
 	mu      sync.Mutex
 	started bool
+	closed  bool
 	cl      *cluster
 	info    ClusterInfo
 	// forceSoftware makes the tracer use int3 only (tests of the
@@ -98,16 +99,22 @@ func (d *Driver) Start(ctx context.Context) (err error) {
 		return err
 	}
 	d.mu.Lock()
+	if d.closed {
+		// Close ran meanwhile (an interrupt during Start).
+		d.mu.Unlock()
+		_ = cl.stop()
+		return errClosed
+	}
 	d.cl = cl
 	d.info = ClusterInfo{Bin: runBin, Version: version, Dir: cl.dir, SocketDir: cl.dir, Port: clusterPort,
 		PostmasterPID: cl.pid, ShmKey: cl.shmKey, ShmID: cl.shmID}
-	d.mu.Unlock()
 	d.resume = make(chan struct{})
 	d.events = make(chan walkthrough.Event)
 	d.quit = make(chan struct{})
 	d.done = make(chan struct{})
 	attached := make(chan error, 1)
 	go d.traceMain(attached)
+	d.mu.Unlock()
 	select {
 	case err = <-attached:
 	case <-ctx.Done():
@@ -195,8 +202,12 @@ func (d *Driver) interrupt() {
 func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
 		var errs []error
-		if d.quit != nil {
-			close(d.quit)
+		d.mu.Lock()
+		d.closed = true
+		quit := d.quit
+		d.mu.Unlock()
+		if quit != nil {
+			close(quit)
 			d.interrupt()
 			<-d.done
 			if d.finalErr != nil && !errors.Is(d.finalErr, walkthrough.EOF) && !errors.Is(d.finalErr, errClosed) {
@@ -206,8 +217,11 @@ func (d *Driver) Close() error {
 				}
 			}
 		}
-		d.client.close()
-		if err := d.cl.stop(); err != nil {
+		d.mu.Lock()
+		cl, client := d.cl, d.client
+		d.mu.Unlock()
+		client.close()
+		if err := cl.stop(); err != nil {
 			errs = append(errs, err)
 		}
 		d.closeErr = errors.Join(errs...)

@@ -973,15 +973,20 @@ func (w *walker) epilogue(o *obs) error {
 		case <-time.After(10 * time.Minute):
 			return errors.New("pgwalk's client did not finish connecting within 10 minutes")
 		}
-		if c.err != nil {
-			return c.err
-		}
 		ev.Process = walkthrough.Client
 		ev.PID = os.Getpid()
+		if c.err != nil {
+			// A dead-end child, for one, sends an error instead of the
+			// key: report it, it is what happened.
+			ev.Point = "the client was refused"
+			ev.Values.Facts = append(ev.Values.Facts, fact("client error", c.err.Error()))
+		}
 		ev.Values.ClientBackendKey = c.key
 		ev.Values.Facts = append(ev.Values.Facts, fact("client", fmt.Sprintf("pgwalk's own client (pgconn) over %s", filepath.Join(w.d.cl.dir, fmt.Sprintf(".s.PGSQL.%d", clusterPort)))))
 	} else {
-		ev.Point = "the backend is running on its own"
+		ev.Process = walkthrough.Client
+		ev.Point = "the backend runs on its own"
+		ev.Values.Facts = append(ev.Values.Facts, fact("client", "an outside client: pgwalk does not see the BackendKeyData it received, so the checks compare what memory held"))
 	}
 	ev.Values.Checks = w.finalChecks(o, ev.Values.ClientBackendKey)
 	if n := t.others.Load(); n > 0 {
