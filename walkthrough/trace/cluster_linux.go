@@ -82,38 +82,46 @@ func serverCredential() (*syscall.Credential, string, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, name, nil
 }
 
-// reachable reports whether the user of cred may execute path: search
-// permission on every directory above it and execute permission on it.
+// permitted reports whether the user of cred has permission bit (1
+// execute/search, 4 read) on path, by its owner, group and other bits.
+func permitted(path string, cred *syscall.Credential, bit uint32) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return false
+	}
+	switch {
+	case st.Uid == cred.Uid:
+		return st.Mode&(bit<<6) != 0
+	case st.Gid == cred.Gid:
+		return st.Mode&(bit<<3) != 0
+	}
+	return st.Mode&bit != 0
+}
+
+// searchable reports whether the user of cred may search dir and every
+// directory above it.
+func searchable(dir string, cred *syscall.Credential) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if !permitted(d, cred, 1) {
+			return false
+		}
+		if d == "/" {
+			return true
+		}
+	}
+}
+
+// reachable reports whether the user of cred (nil: pgwalk's own) may
+// execute path.
 func reachable(path string, cred *syscall.Credential) bool {
 	if cred == nil {
 		return true
 	}
-	allowed := func(p string, bit uint32) bool {
-		var st unix.Stat_t
-		if err := unix.Stat(p, &st); err != nil {
-			return false
-		}
-		switch {
-		case st.Uid == cred.Uid:
-			return st.Mode&(bit<<6) != 0
-		case st.Gid == cred.Gid:
-			return st.Mode&(bit<<3) != 0
-		}
-		return st.Mode&bit != 0
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return false
-	}
-	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
-		if !allowed(d, 1) {
-			return false
-		}
-		if d == "/" {
-			break
-		}
-	}
-	return allowed(abs, 1)
+	return searchable(filepath.Dir(path), cred) && permitted(path, cred, 1)
 }
 
 // stageInstall returns a postgres binary the user of cred can run. When
@@ -135,7 +143,17 @@ func stageInstall(bin string, cred *syscall.Credential) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%d|%d", real, st.Size(), st.ModTime().UnixNano())))
-	parent := filepath.Join(os.TempDir(), fmt.Sprintf("pgwalk-pg-%d", os.Geteuid()))
+	base := ""
+	for _, d := range []string{os.TempDir(), "/var/tmp", "/tmp"} {
+		if searchable(d, cred) {
+			base = d
+			break
+		}
+	}
+	if base == "" {
+		return "", fmt.Errorf("%s is out of reach of uid %d, and no temporary directory is in reach to copy it to", real, cred.Uid)
+	}
+	parent := filepath.Join(base, fmt.Sprintf("pgwalk-pg-%d", os.Geteuid()))
 	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", err
 	}

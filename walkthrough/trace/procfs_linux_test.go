@@ -2,8 +2,14 @@ package trace
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
@@ -128,38 +134,123 @@ func TestReadFDsSelf(t *testing.T) {
 	}
 }
 
-func TestModuleSelf(t *testing.T) {
-	// The test binary is an ELF file mapped into this process: its own
-	// symbols must resolve to addresses whose bytes equal the file's.
-	maps, err := readMaps(os.Getpid())
+func TestModuleLibc(t *testing.T) {
+	// A child running a dynamically linked program maps the C library at
+	// a load address of the kernel's choosing: the module must relocate
+	// its symbols so that the bytes in memory equal the file's.
+	sleep, err := exec.LookPath("sleep")
 	if err != nil {
+		t.Skip("no sleep command")
+	}
+	cmd := exec.Command(sleep, "30")
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid := cmd.Process.Pid
+	var maps []mapping
+	var libc string
+	for i := 0; i < 200; i++ { // until the loader has mapped the library
+		maps, err = readMaps(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		if libc, ok = libcPath(maps); ok {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	m, err := loadModule("/proc/self/exe", exe, maps, false)
+	if libc == "" {
+		t.Skipf("%s maps no C library (a static build?)", sleep)
+	}
+	m, err := loadModule(libc, libc, maps, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.close()
-	addr, _, ok := m.lookup("main.main")
+	addr, _, ok := m.lookup("malloc")
 	if !ok {
-		t.Skip("test binary has no main.main symbol")
+		t.Fatalf("%s exports no malloc", libc)
+	}
+	if addr == m.syms["malloc"].Value {
+		t.Errorf("malloc at its file address %#x: not relocated", addr)
 	}
 	want, err := m.fileBytes(addr, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, 16)
-	if err := readMem(os.Getpid(), addr, got); err != nil {
-		t.Fatal(err)
+	if err := readMem(pid, addr, got); err != nil {
+		t.Skipf("cannot read the child's memory here: %v", err)
 	}
 	if string(got) != string(want) {
-		t.Errorf("memory at main.main = % x, file has % x", got, want)
+		t.Errorf("memory at malloc = % x, the file has % x", got, want)
 	}
 	if !m.contains(addr) || m.contains(0) {
 		t.Error("contains is wrong")
 	}
+	if fn := m.funcAt(addr + 1); fn == "" || m.syms[fn].Value != m.syms["malloc"].Value {
+		t.Errorf("funcAt(malloc+1) = %q", fn)
+	}
+}
+
+func TestReachable(t *testing.T) {
+	root := t.TempDir()
+	mk := func(rel string, mode os.FileMode, dir bool) string {
+		p := filepath.Join(root, rel)
+		var err error
+		if dir {
+			err = os.Mkdir(p, mode)
+		} else {
+			err = os.WriteFile(p, []byte("x"), mode)
+		}
+		if err == nil {
+			err = os.Chmod(p, mode)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every parent of the test's temporary directory must be searchable
+	// for the cases below to mean anything.
+	stranger := &syscall.Credential{Uid: 54321, Gid: 54321}
+	if !searchable(filepath.Dir(root), stranger) {
+		t.Skipf("%s is not searchable by others", filepath.Dir(root))
+	}
+	mk("open", 0o755, true)
+	closed := mk("closed", 0o700, true)
+	tests := []struct {
+		name string
+		path string
+		cred *syscall.Credential
+		want bool
+	}{
+		{"pgwalk's own user", mk("closed/bin", 0o700, false), nil, true},
+		{"open directory, executable", mk("open/postgres", 0o755, false), stranger, true},
+		{"open directory, not executable", mk("open/data", 0o644, false), stranger, false},
+		{"closed directory", mk("closed/postgres", 0o755, false), stranger, false},
+		{"owner of a closed directory", filepath.Join(closed, "postgres"), &syscall.Credential{Uid: ownerOf(t, closed), Gid: 54321}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := reachable(tt.path, tt.cred); got != tt.want {
+				t.Errorf("reachable(%s) = %v, want %v", tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func ownerOf(t *testing.T, path string) uint32 {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Uid
 }

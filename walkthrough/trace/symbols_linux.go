@@ -117,6 +117,25 @@ func (m *module) lookup(name string) (addr uint64, size uint64, ok bool) {
 	return s.Value + m.bias, s.Size, true
 }
 
+// funcAt returns the name of the function whose code holds the run-time
+// address addr ("" when unknown).
+func (m *module) funcAt(addr uint64) string {
+	if m == nil {
+		return ""
+	}
+	va := addr - m.bias
+	best, bestStart := "", uint64(0)
+	for name, s := range m.syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value > va || s.Value < bestStart {
+			continue
+		}
+		if va < s.Value+max(s.Size, 1) {
+			best, bestStart = name, s.Value
+		}
+	}
+	return best
+}
+
 // fileBytes reads n bytes of the file at the run-time address addr, for
 // comparing with the process's memory.
 func (m *module) fileBytes(addr uint64, n int) ([]byte, error) {

@@ -49,22 +49,18 @@ type plan struct {
 	allocFlags  int64
 	// main is the function the backend runs once it is set up.
 	main string
-	// forkSite says where fork_process is called from.
-	forkSite string
-	// inlined explains, for the notes' struct-creation stop, how
-	// BackendStartup appears in the binary.
-	inlined string
+	// inlinable are the functions of the path that a compiler may fold
+	// into their callers: the struct-creation stop says which it did.
+	inlinable []string
 }
 
 func planFor(major int) plan {
 	if major >= 17 {
 		return plan{accept: "AcceptConnection", alloc: "palloc_extended", allocFlags: mcxtAllocNoOOM,
-			main: "BackendMain", forkSite: "postmaster_child_launch",
-			inlined: "BackendStartup has no function boundary of its own in this binary (the compiler inlined it into ServerLoop)"}
+			main: "BackendMain", inlinable: []string{"BackendStartup", "RandomCancelKey"}}
 	}
 	return plan{accept: "StreamConnection", alloc: "malloc", allocInLibc: true, allocFlags: -1,
-		main: "PostgresMain", forkSite: "ServerLoop",
-		inlined: "BackendStartup, RandomCancelKey and BackendRun have no function boundary of their own in this binary (the compiler inlined them into ServerLoop)"}
+		main: "PostgresMain", inlinable: []string{"BackendStartup", "RandomCancelKey", "BackendRun", "ConnCreate"}}
 }
 
 // walker walks one connection after another through the stops.
@@ -463,23 +459,58 @@ func (w *walker) emitStructCreation(o *obs, h hit, point string) error {
 		call = fmt.Sprintf("%s(%d, MCXT_ALLOC_NO_OOM)", w.plan.alloc, w.layout.Size)
 	}
 	if o.allocSeen {
-		point = fmt.Sprintf("%s returned in ServerLoop", w.plan.alloc)
+		point = w.plan.alloc + " returned"
+		if fn := w.exe.funcAt(h.bp.addr); fn != "" {
+			point += " in " + fn
+		}
 		v.Facts = append(v.Facts,
 			fact("allocation", fmt.Sprintf("%s returned %#x: the new Backend record", call, o.allocAddr)),
 			fact("allocator", w.plan.alloc),
 		)
 	} else {
 		v.Facts = append(v.Facts,
-			fact("allocation", fmt.Sprintf("%s already ran, inline in ServerLoop, just before this stop: the binary offers no breakpoint for it here", call)),
+			fact("allocation", fmt.Sprintf("%s already ran in BackendStartup, just before this stop: the driver could not break on it in this binary", call)),
 		)
 	}
+	where := ""
+	if o.allocSeen {
+		where = w.exe.funcAt(h.bp.addr)
+	}
+	if in := w.inlined(where); in != "" {
+		v.Facts = append(v.Facts, fact("inlined", in))
+	}
 	v.Facts = append(v.Facts,
-		fact("inlined", w.plan.inlined),
 		fact("binary", w.exe.path),
 		fact("backend record", fmt.Sprintf("sizeof(Backend) = %d; layout %s", w.layout.Size, w.layout)),
 		bpFact(h.bp),
 	)
 	return w.emit(w.event(walkthrough.StructCreation, w.pm, point, v))
+}
+
+// inlined says which functions of the path have no symbol of their own:
+// the compiler folded them into their callers. where names the function
+// BackendStartup's allocation returned into, when known.
+func (w *walker) inlined(where string) string {
+	if w.exe.noSymtab {
+		return ""
+	}
+	var gone []string
+	for _, n := range w.plan.inlinable {
+		if _, _, ok := w.exe.lookup(n); !ok {
+			gone = append(gone, n)
+		}
+	}
+	if len(gone) == 0 {
+		return ""
+	}
+	msg := strings.Join(gone, ", ") + ": no symbol of their own in this binary, the compiler inlined them into their callers"
+	if gone[0] == "BackendStartup" {
+		msg += "; no breakpoint can mark where BackendStartup begins"
+		if where != "" {
+			msg += fmt.Sprintf(" (its allocation returned into %s)", where)
+		}
+	}
+	return msg
 }
 
 // parentUntilFork follows the postmaster from the detected connection to
@@ -637,7 +668,9 @@ func (w *walker) emitParentFork(o *obs, h hit) error {
 	v := w.values(o)
 	v.ForkReturn = o.forkRet
 	v.ChildPID = *o.forkRet
-	v.Facts = append(v.Facts, fact("called from", w.plan.forkSite))
+	if fn := w.exe.funcAt(h.bp.addr); fn != "" {
+		v.Facts = append(v.Facts, fact("returned into", fn))
+	}
 	if o.child != nil {
 		v.Checks = append(v.Checks, check("PTRACE_EVENT_FORK pid = fork_process return",
 			[]string{"event", "fork_process"}, []string{strconv.Itoa(o.child.pid), strconv.Itoa(*o.forkRet)}))
