@@ -59,9 +59,9 @@ The document goes to stdout, or to the file named by -o.`),
 		Example: strings.Trim(`
   pgwalk export --version 16.4 --format md > backendstartup-16.4.md
   pgwalk run --version 16.4 --output json > run.jsonl
-  pgwalk export --version 16.4 --format html --events run.jsonl -o handout.html
-  pgwalk export --version 17.1 --format html --lang ko -o handout-ko.html
-  pgwalk export --version 16.4 --format codetour -o postgres/.tours/backendstartup.tour`, "\n"),
+  pgwalk export --version 16.4 --format html --events run.jsonl --out handout.html
+  pgwalk export --version 17.1 --format html --lang ko --out handout-ko.html
+  pgwalk export --version 16.4 --format codetour --out postgres/.tours/backendstartup.tour`, "\n"),
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := lookupVersion(versionName)
@@ -86,7 +86,7 @@ The document goes to stdout, or to the file named by -o.`),
 	fl.StringVar(&opts.Format, "format", "md", "document format: "+strings.Join(export.Formats, ", "))
 	fl.StringVar(&opts.EventsFile, "events", "", "JSON lines of pgwalk run --output json, to show the values of that run (- for stdin)")
 	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language of the notes: "+strings.Join(langNames, " or "))
-	fl.StringVarP(&opts.OutFile, "out", "o", "", "write the document to this file instead of stdout")
+	fl.StringVar(&opts.OutFile, "out", "", "write the document to this file instead of stdout")
 	fl.StringVar(&opts.NotesDir, "notes", "", "read the notes from this directory (<lang>/<version>/<phase>.md) instead of the built-in ones")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(export.Formats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langNames, cobra.ShellCompDirectiveNoFileComp))

@@ -21,7 +21,7 @@ func TestExportFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--version", "16.4"}, wantFormat: "md", wantLang: "en"},
 		{name: "html korean", args: []string{"--version", "17", "--format", "html", "--lang", "ko"}, wantFormat: "html", wantLang: "ko"},
-		{name: "codetour to a file", args: []string{"--version", "REL_16_4", "--format", "codetour", "-o", "x.tour"}, wantFormat: "codetour", wantLang: "en"},
+		{name: "codetour to a file", args: []string{"--version", "REL_16_4", "--format", "codetour", "--out", "x.tour"}, wantFormat: "codetour", wantLang: "en"},
 		{name: "no version", args: []string{"--format", "md"}, wantCode: ExitUsage, wantErr: "--version is required"},
 		{name: "bad version", args: []string{"--version", "15"}, wantCode: ExitUsage, wantErr: `unsupported PostgreSQL version "15"`},
 		{name: "bad format", args: []string{"--version", "16.4", "--format", "pdf"}, wantCode: ExitUsage, wantErr: `unknown export format "pdf" (formats: md, html, codetour)`},
@@ -94,13 +94,13 @@ func TestExportRun(t *testing.T) {
 		{name: "md", args: []string{"--version", "16.4"}, want: []string{"## Phase 3/5 · Fork", "postmaster.c#L4165-L4168"}},
 		{name: "md with events", args: []string{"--version", "16.4", "--events", events}, want: []string{"### Observed at stop 3", "`fork_return` = 4243"}},
 		{name: "events from stdin", stdin: narrated16, args: []string{"--version", "16.4", "--events", "-"}, want: []string{"`child_pid` = 4243"}},
-		{name: "html to a file", args: []string{"--version", "17.1", "--format", "html", "-o", filepath.Join(dir, "h.html")}, outFile: filepath.Join(dir, "h.html"),
+		{name: "html to a file", args: []string{"--version", "17.1", "--format", "html", "--out", filepath.Join(dir, "h.html")}, outFile: filepath.Join(dir, "h.html"),
 			want: []string{"<!DOCTYPE html>", `id="fork-failure"`}, wantErr: "wrote " + filepath.Join(dir, "h.html")},
 		{name: "codetour", args: []string{"--version", "16.4", "--format", "codetour"}, want: []string{`"ref": "REL_16_4"`, `"file": "src/backend/postmaster/fork_process.c"`}},
 		{name: "events of another version", args: []string{"--version", "17.1", "--events", events}, wantCode: ExitUsage, wantErr: "from PostgreSQL 16.4, not 17.1"},
 		{name: "missing events file", args: []string{"--version", "16.4", "--events", filepath.Join(dir, "nope.jsonl")}, wantCode: ExitUsage, wantErr: "--events"},
 		{name: "bad events", stdin: "not json\n", args: []string{"--version", "16.4", "--events", "-"}, wantCode: ExitUsage, wantErr: "line 1: not a stop"},
-		{name: "unwritable output", args: []string{"--version", "16.4", "-o", filepath.Join(dir, "no", "such", "dir.md")}, wantCode: ExitFailure, wantErr: "writing the md export"},
+		{name: "unwritable output", args: []string{"--version", "16.4", "--out", filepath.Join(dir, "no", "such", "dir.md")}, wantCode: ExitFailure, wantErr: "writing the md export"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
+	"github.com/pgwalk/pgwalk/internal/tmpdir"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -275,6 +276,9 @@ func runRun(parent context.Context, opts *RunOptions) error {
 			fmt.Fprintf(io.ErrOut, "pgwalk: cleaning up: %s\n", cerr)
 		}
 	}()
+	if removed, _ := tmpdir.CleanStale(tmpdir.Prefix); len(removed) > 0 {
+		fmt.Fprintf(io.ErrOut, "pgwalk: removed what killed runs left behind: %s\n", strings.Join(removed, ", "))
+	}
 	if err := drv.Start(ctx); err != nil {
 		if sig := which(); sig != nil {
 			return interrupted(io.ErrOut, sig)
@@ -540,7 +544,7 @@ func (w *walk) show(st walkthrough.State) (int, error) {
 	fmt.Fprint(out, "\x1b[H\x1b[2J")
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 	st = st.WithPages(pages)
-	fmt.Fprintln(out, render.Footer(st, render.Heading(s.Event, w.opts.Version), w.opts.IO.TerminalWidth(), w.renderer.Color()))
+	fmt.Fprintln(out, render.Footer(st, s.Heading(), w.opts.IO.TerminalWidth(), w.renderer.Color()))
 	return pages, nil
 }
 

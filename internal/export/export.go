@@ -277,8 +277,8 @@ func (d *document) StopsMarkdown(s section, level int) string {
 	}
 	var b strings.Builder
 	for _, ev := range s.Stops {
-		fmt.Fprintf(&b, "%s %s\n\n%s\n\n", strings.Repeat("#", level), fmt.Sprintf(d.w.observed, ev.Seq), render.Subheading(ev))
-		values := render.ValuesMarkdown(ev, false)
+		fmt.Fprintf(&b, "%s %s\n\n%s\n\n", strings.Repeat("#", level), fmt.Sprintf(d.w.observed, ev.Seq), render.Subheading(ev, d.in.lang()))
+		values := render.ValuesMarkdownIn(ev, false, d.in.lang())
 		// ValuesMarkdown opens with its own "What happened" heading: the
 		// stop's heading above already says it.
 		if _, rest, ok := strings.Cut(values, "\n"); ok && strings.HasPrefix(values, "#") {

@@ -26,25 +26,36 @@ type Stop struct {
 	Lang string
 }
 
-// Heading returns the stop's heading: "Phase 3/5 · Fork · 16.4".
+// Heading returns the stop's heading in English: "Phase 3/5 · Fork · 16.4".
 func Heading(ev walkthrough.Event, v walkthrough.Version) string {
-	title := walkthrough.PhaseTitle(ev.Phase)
+	return HeadingIn(ev, v, "", "")
+}
+
+// HeadingIn returns the stop's heading in lang, with title as the phase's
+// title when it is not empty (a translated note's title).
+func HeadingIn(ev walkthrough.Event, v walkthrough.Version, lang, title string) string {
+	if title == "" {
+		title = walkthrough.PhaseTitle(ev.Phase)
+	}
 	switch ev.Phase {
 	case walkthrough.Epilogue:
-		return fmt.Sprintf("%s · %s", title, v.Name)
+		return fmt.Sprintf("%s · %s", tr(lang, "Closing check"), v.Name)
 	case walkthrough.ForkFailure:
-		return fmt.Sprintf("Branch · %s · %s", title, v.Name)
+		return fmt.Sprintf("%s · %s · %s", tr(lang, "Branch"), title, v.Name)
 	}
 	p, err := walkthrough.LookupPhase(string(ev.Phase))
 	if err != nil {
 		return fmt.Sprintf("%s · %s", ev.Phase, v.Name)
+	}
+	if lang == "ko" {
+		return fmt.Sprintf("%d/%d%s · %s · %s", p.Number, walkthrough.MainPhaseCount, tr(lang, "Phase"), title, v.Name)
 	}
 	return fmt.Sprintf("Phase %d/%d · %s · %s", p.Number, walkthrough.MainPhaseCount, title, v.Name)
 }
 
 // Subheading returns the lines under the heading: which process and
 // driver, then where in the code the stop happened.
-func Subheading(ev walkthrough.Event) string {
+func Subheading(ev walkthrough.Event, lang string) string {
 	var parts []string
 	proc := string(ev.Process)
 	if ev.PID != 0 {
@@ -54,12 +65,12 @@ func Subheading(ev walkthrough.Event) string {
 		parts = append(parts, proc)
 	}
 	if ev.Connection > 0 {
-		parts = append(parts, fmt.Sprintf("connection %d", ev.Connection))
+		parts = append(parts, fmt.Sprintf("%s %d", tr(lang, "connection"), ev.Connection))
 	}
-	parts = append(parts, "driver "+ev.Driver)
+	parts = append(parts, tr(lang, "driver")+" "+ev.Driver)
 	line := strings.Join(parts, " · ")
 	if ev.Point != "" {
-		line += "\n\nat: " + ev.Point
+		line += "\n\n" + tr(lang, "at") + ": " + ev.Point
 	}
 	return line
 }
@@ -68,9 +79,9 @@ func Subheading(ev walkthrough.Event) string {
 // driver observed.
 func (s Stop) Markdown(ascii bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n%s\n\n", Heading(s.Event, s.Version), Subheading(s.Event))
+	fmt.Fprintf(&b, "# %s\n\n%s\n\n", s.Heading(), Subheading(s.Event, s.Lang))
 	if s.FellBack {
-		fmt.Fprintf(&b, "*No %q note for this phase yet: showing the English one.*\n\n", s.Lang)
+		fmt.Fprintf(&b, "*"+tr(s.Lang, "fell back")+"*\n\n", s.Lang)
 	}
 	if s.Note != nil {
 		if s.ShowNote {
@@ -80,11 +91,27 @@ func (s Stop) Markdown(ascii bool) string {
 				b.WriteString(RefsMarkdown(s.Note, s.Version))
 			}
 		} else {
-			fmt.Fprintf(&b, "*More of %s: the note was shown at the phase's first stop (press b to see it again).*\n\n", walkthrough.PhaseTitle(s.Event.Phase))
+			fmt.Fprintf(&b, "*"+tr(s.Lang, "more of")+"*\n\n", s.title())
 		}
 	}
-	b.WriteString(ValuesMarkdown(s.Event, ascii))
+	b.WriteString(ValuesMarkdownIn(s.Event, ascii, s.Lang))
 	return b.String()
+}
+
+// title returns the phase title of the stop: the note's, else the English.
+func (s Stop) title() string {
+	if s.Note != nil && s.Note.Title != "" && !s.FellBack {
+		return s.Note.Title
+	}
+	return walkthrough.PhaseTitle(s.Event.Phase)
+}
+
+// Heading returns the stop's heading in its language.
+func (s Stop) Heading() string {
+	if s.Lang == "" || s.Lang == annotations.DefaultLang {
+		return Heading(s.Event, s.Version)
+	}
+	return HeadingIn(s.Event, s.Version, s.Lang, s.title())
 }
 
 // RefsMarkdown lists a note's cited ranges with their permalinks.
@@ -113,12 +140,17 @@ func mark(ok, ascii bool) string {
 	return "✗"
 }
 
-// ValuesMarkdown returns the "what happened" section of ev, or a line that
-// says nothing was observed.
+// ValuesMarkdown returns the "what happened" section of ev in English, or a
+// line that says nothing was observed.
 func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
+	return ValuesMarkdownIn(ev, ascii, "")
+}
+
+// ValuesMarkdownIn is ValuesMarkdown with its headings in lang.
+func ValuesMarkdownIn(ev walkthrough.Event, ascii bool, lang string) string {
 	v := ev.Values
 	var b strings.Builder
-	fmt.Fprintf(&b, "## What happened\n\n")
+	fmt.Fprintf(&b, "## %s\n\n", tr(lang, "What happened"))
 	n := b.Len()
 	item := func(name string, value any) { fmt.Fprintf(&b, "- `%s` = %v\n", name, value) }
 	if v.PostmasterPID != 0 {
@@ -152,7 +184,7 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 		b.WriteString("\n")
 	}
 	if v.Backend != nil {
-		b.WriteString("`backend` (the record in the postmaster)\n\n")
+		b.WriteString("`backend` (" + tr(lang, "the record in the postmaster") + ")\n\n")
 		b.WriteString(backendList([]walkthrough.BackendNode{*v.Backend}))
 	}
 	fdList := func(title string, fds []walkthrough.FD) {
@@ -173,22 +205,22 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 	fdList("fds_after", v.FDsAfter)
 	fdList("closed_fds", v.ClosedFDs)
 	if v.BackendList != nil {
-		b.WriteString("`backend_list` (head first)\n\n")
+		b.WriteString("`backend_list` (" + tr(lang, "head first") + ")\n\n")
 		if len(v.BackendList) == 0 {
-			b.WriteString("- (empty)\n\n")
+			b.WriteString("- (" + tr(lang, "empty") + ")\n\n")
 		} else {
 			b.WriteString(backendList(v.BackendList))
 		}
 	}
 	if len(v.Log) > 0 {
-		b.WriteString("Log\n\n```\n")
+		b.WriteString(tr(lang, "Log") + "\n\n```\n")
 		for _, l := range v.Log {
 			b.WriteString(l + "\n")
 		}
 		b.WriteString("```\n\n")
 	}
 	if len(v.Facts) > 0 {
-		b.WriteString("Also observed\n\n")
+		b.WriteString(tr(lang, "Also observed") + "\n\n")
 	}
 	for _, f := range v.Facts {
 		fmt.Fprintf(&b, "- %s: %s\n", f.Name, f.Value)
@@ -197,7 +229,7 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 		b.WriteString("\n")
 	}
 	if len(v.Checks) > 0 {
-		b.WriteString("Checks\n\n")
+		b.WriteString(tr(lang, "Checks") + "\n\n")
 		for _, c := range v.Checks {
 			fmt.Fprintf(&b, "- %s %s", mark(c.OK, ascii), c.Name)
 			if c.Detail != "" {
@@ -209,9 +241,9 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 	}
 	if b.Len() == n {
 		if ev.Driver == "narrate" {
-			b.WriteString("*Narration only: no process ran, so nothing was observed. The default driver, reenact, shows real values.*\n")
+			b.WriteString("*" + tr(lang, "narration") + "*\n")
 		} else {
-			b.WriteString("*Nothing was observed at this stop.*\n")
+			b.WriteString("*" + tr(lang, "nothing") + "*\n")
 		}
 	}
 	return b.String()
@@ -256,7 +288,7 @@ func PhaseListMarkdown(v walkthrough.Version, notes []*annotations.Note) string 
 
 // NoteMarkdown returns a note on its own, as `pgwalk show` prints it.
 func NoteMarkdown(n *annotations.Note, v walkthrough.Version) string {
-	heading := Heading(walkthrough.Event{Phase: n.Phase}, v)
+	heading := Stop{Event: walkthrough.Event{Phase: n.Phase}, Version: v, Note: n, Lang: n.Lang}.Heading()
 	md := fmt.Sprintf("# %s\n\n%s\n\n", heading, strings.TrimSpace(n.Body))
 	if !strings.Contains(n.Body, "/blob/"+v.Tag+"/") {
 		md += RefsMarkdown(n, v)
