@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"golang.org/x/sys/unix"
 
+	"github.com/pgwalk/pgwalk/internal/tmpdir"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -117,7 +118,9 @@ func (d *Driver) Start(ctx context.Context) error {
 		}
 		d.exe = exe
 	}
-	dir, err := os.MkdirTemp("", "pgwalk-")
+	// A marked private directory: if pgwalk is killed, the next run
+	// removes it (tmpdir.CleanStale).
+	dir, err := tmpdir.Make(tmpdir.Prefix)
 	if err != nil {
 		return fmt.Errorf("reenact: create the socket directory: %w", err)
 	}
