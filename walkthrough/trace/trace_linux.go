@@ -162,14 +162,20 @@ func (d *Driver) finish(err error) {
 }
 
 // Next runs the traced processes to the next stop and returns it, or
-// walkthrough.EOF after the last. Cancelling ctx interrupts the trace;
-// Close must still be called.
+// walkthrough.EOF after the last. Cancelling ctx while the processes run
+// interrupts the trace for good; Close must still be called.
 func (d *Driver) Next(ctx context.Context) (walkthrough.Event, error) {
-	if d.done == nil {
+	d.mu.Lock()
+	done := d.done
+	d.mu.Unlock()
+	if done == nil {
 		return walkthrough.Event{}, errors.New("live driver: Next before Start")
 	}
 	select {
 	case d.resume <- struct{}{}:
+	case ev := <-d.events:
+		// The stop an interrupted Next gave up waiting for.
+		return ev, nil
 	case <-d.done:
 		return walkthrough.Event{}, d.finalErr
 	case <-ctx.Done():
