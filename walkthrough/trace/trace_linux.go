@@ -135,14 +135,9 @@ func (d *Driver) traceMain(attached chan<- error) {
 	runtime.LockOSThread()
 	w, err := d.newWalker()
 	attached <- err
-	if err != nil {
-		if w == nil || len(w.t.procs) == 0 {
-			runtime.UnlockOSThread()
-		}
-		d.finish(err)
-		return
+	if err == nil {
+		err = w.run()
 	}
-	err = w.run()
 	w.close()
 	if derr := w.t.detachAll(); derr != nil {
 		err = errors.Join(err, derr)

@@ -113,11 +113,11 @@ func (d *Driver) newWalker() (*walker, error) {
 	}
 	w.resolve()
 	if !d.forceSoftware {
-		if a, ok := w.addr[symFork]; ok {
-			t.hw = t.probeHW(pm, a)
-		} else {
-			t.hw = t.probeHW(pm, w.exe.bias+w.exe.loads[0].Vaddr)
+		a, ok := w.addr[symFork]
+		if !ok && len(w.exe.loads) > 0 {
+			a = w.exe.bias + w.exe.loads[0].Vaddr
 		}
+		t.hw = t.probeHW(pm, a)
 	}
 	w.logOff = d.cl.logSize()
 	w.sayUnavailable()
