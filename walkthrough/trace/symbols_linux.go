@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -23,6 +24,8 @@ type module struct {
 	// the file has no .symtab (a stripped binary).
 	syms     map[string]elf.Symbol
 	noSymtab bool
+	// funcs are the function symbols by address, for funcAt.
+	funcs []elf.Symbol
 }
 
 // loadModule opens the file mapped at path in a process whose maps are
@@ -75,7 +78,14 @@ func loadModule(open string, path string, maps []mapping, dynamic bool) (*module
 		if _, dup := m.syms[s.Name]; !dup {
 			m.syms[s.Name] = s
 		}
+		if t == elf.STT_FUNC {
+			m.funcs = append(m.funcs, s)
+		}
 	}
+	sort.Slice(m.funcs, func(i, j int) bool {
+		a, b := m.funcs[i], m.funcs[j]
+		return a.Value < b.Value || (a.Value == b.Value && a.Name > b.Name)
+	})
 	return m, nil
 }
 
@@ -124,16 +134,14 @@ func (m *module) funcAt(addr uint64) string {
 		return ""
 	}
 	va := addr - m.bias
-	best, bestStart := "", uint64(0)
-	for name, s := range m.syms {
-		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value > va || s.Value < bestStart {
-			continue
-		}
-		if va < s.Value+max(s.Size, 1) {
-			best, bestStart = name, s.Value
+	// The last function starting at or before va, if va lies inside it.
+	i := sort.Search(len(m.funcs), func(i int) bool { return m.funcs[i].Value > va }) - 1
+	for j := i; j >= 0 && m.funcs[j].Value == m.funcs[i].Value; j-- {
+		if f := m.funcs[j]; va < f.Value+max(f.Size, 1) {
+			return f.Name
 		}
 	}
-	return best
+	return ""
 }
 
 // fileBytes reads n bytes of the file at the run-time address addr, for

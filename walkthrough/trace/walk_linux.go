@@ -674,7 +674,7 @@ func (w *walker) emitParentFork(o *obs, h hit) error {
 	if o.child != nil {
 		v.Checks = append(v.Checks, check("PTRACE_EVENT_FORK pid = fork_process return",
 			[]string{"event", "fork_process"}, []string{strconv.Itoa(o.child.pid), strconv.Itoa(*o.forkRet)}))
-		v.Facts = append(v.Facts, fact("followed", fmt.Sprintf("the kernel reported the fork (PTRACE_EVENT_FORK) and attached pid %d, stopped before its first instruction", o.child.pid)))
+		v.Facts = append(v.Facts, fact("followed", fmt.Sprintf("the kernel reported the fork (PTRACE_EVENT_FORK) and attached pid %d, stopped as it came out of fork()", o.child.pid)))
 	}
 	v.Facts = append(v.Facts, bpFact(h.bp))
 	return w.emit(w.event(walkthrough.Fork, w.pm, symFork+" returned in the postmaster", v))
