@@ -19,11 +19,9 @@ type client struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 	// Set before done is closed:
-	conn    *pgconn.PgConn
-	err     error
-	key     *walkthrough.BackendKey
-	started time.Time
-	elapsed time.Duration
+	conn *pgconn.PgConn
+	err  error
+	key  *walkthrough.BackendKey
 }
 
 // connString returns the libpq connection string for the cluster's
@@ -40,7 +38,7 @@ func connString(socketDir string, port int) string {
 // startClient connects to the server in the background.
 func startClient(socketDir string, port int) *client {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &client{done: make(chan struct{}), cancel: cancel, started: time.Now()}
+	c := &client{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(c.done)
 		cfg, err := pgconn.ParseConfig(connString(socketDir, port))
@@ -50,7 +48,6 @@ func startClient(socketDir string, port int) *client {
 		}
 		cfg.Fallbacks = nil
 		conn, err := pgconn.ConnectConfig(ctx, cfg)
-		c.elapsed = time.Since(c.started)
 		if err != nil {
 			c.err = fmt.Errorf("pgwalk's client: %w", err)
 			return

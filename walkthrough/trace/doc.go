@@ -19,9 +19,11 @@
 //     and removes the inherited int3 bytes from every child it does not
 //     follow. A write watchpoint on the head of BackendList catches the
 //     registration of the new backend.
-//   - Symbols come from the binary's .symtab; addresses are relocated with
-//     the load address found in /proc/PID/maps, and the bytes in memory are
-//     compared with the file before any breakpoint is set.
+//   - Symbols come from the binary's .symtab (a stripped binary keeps only
+//     its exported ones, in .dynsym: the driver says which stops that costs);
+//     addresses are relocated with the load address found in
+//     /proc/PID/maps, and the bytes in memory are compared with the file
+//     before any breakpoint is set.
 //
 // The driver never holds PostgreSQL's source: it only names functions and
 // variables of the binary.
