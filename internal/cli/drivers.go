@@ -41,6 +41,10 @@ func newDriver(name string, opts walkthrough.DriverOptions) (walkthrough.Driver,
 func liveHint(v walkthrough.Version) func() string {
 	ch := make(chan string, 1)
 	go func() {
+		if trace.Supported() != nil {
+			ch <- ""
+			return
+		}
 		bin, found, err := trace.FindPostgres("", v.Major)
 		if err != nil {
 			ch <- ""

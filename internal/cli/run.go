@@ -251,6 +251,7 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		}
 		w.ascii = !w.renderer.Color()
 		w.source = newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, w.renderer)
+		w.source.Prefetch(ctx, notes.Notes(opts.Version.Name, annotations.DefaultLang))
 	}
 	w.ctx = ctx
 	if opts.Lang != annotations.DefaultLang && !slices.Contains(notes.Langs(), opts.Lang) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
+	"github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
 // TestRunOptions checks what `run` fills in, through runF, without running.
@@ -97,9 +99,12 @@ func runJSON(t testing.TB, args ...string) ([]render.JSONStop, ExitCode, string)
 // TestRunEveryDriver is the phase-sequence suite through the CLI: every
 // driver that can run here walks the phases in order for both versions.
 func TestRunEveryDriver(t *testing.T) {
-	for _, driver := range []string{"narrate", "reenact"} {
+	for _, driver := range []string{"narrate", "reenact", "live"} {
 		for _, v := range walkthrough.VersionNames() {
 			t.Run(driver+"/"+v, func(t *testing.T) {
+				if driver == "live" {
+					skipUnlessLive(t, v)
+				}
 				stops, code, errOut := runJSON(t, "run", "--version", v, "--driver", driver, "--output", "json")
 				if code != ExitOK {
 					t.Fatalf("exit %d: %s", code, errOut)
@@ -127,6 +132,23 @@ func TestRunEveryDriver(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// skipUnlessLive skips a live test where the platform cannot trace or no
+// PostgreSQL of v's major version is installed; in CI (CI=true, where
+// scripts/test.sh installs the builds) a missing build is a failure.
+func skipUnlessLive(t *testing.T, version string) {
+	t.Helper()
+	if err := trace.Supported(); err != nil {
+		t.Skip(err)
+	}
+	v, _ := walkthrough.LookupVersion(version)
+	if _, _, err := trace.FindPostgres("", v.Major); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must have PostgreSQL %s (scripts/install-pg.sh): %v", version, err)
+		}
+		t.Skip(err)
 	}
 }
 

@@ -62,6 +62,20 @@ func newSourceView(ctx context.Context, f *Factory, dir, mode string, v walkthro
 	return sv
 }
 
+// Prefetch reads every file the notes of the version cite, so that no
+// process needs to start later: while the live driver traces, its wait for
+// any child would also collect a git started to read a file.
+func (sv *sourceView) Prefetch(ctx context.Context, notes []*annotations.Note) {
+	if !sv.avail {
+		return
+	}
+	for _, n := range notes {
+		for _, ref := range n.Refs {
+			_, _, _ = sv.store.File(ctx, sv.version, ref.File)
+		}
+	}
+}
+
 // Blocks returns the cited ranges of n laid out for the terminal, or "".
 func (sv *sourceView) Blocks(ctx context.Context, n *annotations.Note) string {
 	if !sv.avail || n == nil {
