@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,8 +13,6 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-// langNames lists the values of --lang.
-var langNames = []string{"en", "ko"}
 
 // DiffOptions are the settings of `pgwalk diff`.
 type DiffOptions struct {
@@ -115,23 +112,6 @@ func lookupVersionFlag(flag, name string) (walkthrough.Version, error) {
 		return v, UsageError(fmt.Errorf("%s: %w", flag, err))
 	}
 	return v, nil
-}
-
-// validateOutputFlags checks --output, --lang, --style and --width.
-func validateOutputFlags(output, lang, style string, width int) error {
-	if output != "text" && output != "json" {
-		return UsageError(fmt.Errorf("unknown output format %q (formats: text, json)", output))
-	}
-	if !slices.Contains(langNames, lang) {
-		return UsageError(fmt.Errorf("unknown language %q (languages: %s)", lang, strings.Join(langNames, ", ")))
-	}
-	if _, err := render.ResolveStyle(style, false); err != nil {
-		return UsageError(err)
-	}
-	if width != 0 && (width < iostreams.MinWidth || width > 400) {
-		return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", width, iostreams.MinWidth))
-	}
-	return nil
 }
 
 // DiffSide is one version's side of a phase in `pgwalk diff --output json`.

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -50,4 +52,24 @@ func (f *Factory) loadNotes(dir string) (*annotations.Set, error) {
 		return nil, fmt.Errorf("loading the notes: %w", err)
 	}
 	return set, nil
+}
+
+// langNames lists the values of --lang.
+var langNames = []string{"en", "ko"}
+
+// validateOutputFlags checks --output, --lang, --style and --width.
+func validateOutputFlags(output, lang, style string, width int) error {
+	if output != "text" && output != "json" {
+		return UsageError(fmt.Errorf("unknown output format %q (formats: text, json)", output))
+	}
+	if !slices.Contains(langNames, lang) {
+		return UsageError(fmt.Errorf("unknown language %q (languages: %s)", lang, strings.Join(langNames, ", ")))
+	}
+	if _, err := render.ResolveStyle(style, false); err != nil {
+		return UsageError(err)
+	}
+	if width != 0 && (width < iostreams.MinWidth || width > 400) {
+		return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", width, iostreams.MinWidth))
+	}
+	return nil
 }

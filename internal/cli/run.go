@@ -138,14 +138,11 @@ func (o *RunOptions) validate(cmd *cobra.Command) error {
 	if !slices.Contains(walkthrough.Scenarios, o.Scenario) {
 		return UsageError(fmt.Errorf("unknown scenario %q (scenarios: %s)", o.Scenario, strings.Join(walkthrough.Scenarios, ", ")))
 	}
-	if o.Output != "text" && o.Output != "json" {
-		return UsageError(fmt.Errorf("unknown output format %q (formats: text, json)", o.Output))
+	if o.Lang == "" {
+		o.Lang = annotations.DefaultLang
 	}
-	if _, err := render.ResolveStyle(o.Style, false); err != nil {
-		return UsageError(err)
-	}
-	if o.Width != 0 && (o.Width < iostreams.MinWidth || o.Width > 400) {
-		return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", o.Width, iostreams.MinWidth))
+	if err := validateOutputFlags(o.Output, o.Lang, o.Style, o.Width); err != nil {
+		return err
 	}
 	if o.Delay < 0 {
 		return UsageError(fmt.Errorf("--delay %s: must not be negative", o.Delay))

@@ -57,11 +57,8 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 			if opts.Version, err = lookupVersion(versionName); err != nil {
 				return err
 			}
-			if _, err := render.ResolveStyle(opts.Style, false); err != nil {
-				return UsageError(err)
-			}
-			if opts.Width != 0 && (opts.Width < iostreams.MinWidth || opts.Width > 400) {
-				return UsageError(fmt.Errorf("--width %d: must be between %d and 400 columns", opts.Width, iostreams.MinWidth))
+			if err := validateOutputFlags("text", opts.Lang, opts.Style, opts.Width); err != nil {
+				return err
 			}
 			if opts.SourceView != "auto" && opts.SourceView != "on" && opts.SourceView != "off" {
 				return UsageError(fmt.Errorf("--source-view %q: use auto, on or off", opts.SourceView))
