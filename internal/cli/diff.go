@@ -13,7 +13,6 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-
 // DiffOptions are the settings of `pgwalk diff`.
 type DiffOptions struct {
 	IO      *iostreams.IOStreams
