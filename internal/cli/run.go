@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -285,7 +286,10 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	}
 	w.session = walkthrough.NewSession(drv, opts.Version)
 	if opts.Driver == "reenact" && opts.Output == "text" {
-		w.hint = liveHint(opts.Version)
+		w.hint = sync.OnceValue(liveHint(opts.Version))
+		// Wait for the lookup however the run ends: the postgres --version
+		// it runs must not outlive pgwalk.
+		defer w.hint()
 	}
 
 	var keys <-chan walkthrough.Key
@@ -300,6 +304,11 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	err = w.loop(ctx, keys)
 	if sig := which(); sig != nil {
 		return interrupted(io.ErrOut, sig)
+	}
+	if errors.Is(err, errTerminalGone) {
+		// The SIGHUP of the hang-up may not have arrived yet: the
+		// terminal is gone either way.
+		return interrupted(io.ErrOut, syscall.SIGHUP)
 	}
 	return err
 }
@@ -385,6 +394,9 @@ func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
 		}
 		st = st.WithPages(pages)
 		k, err := w.key(ctx, keys)
+		if errors.Is(err, errTerminalGone) {
+			return err
+		}
 		if err != nil {
 			return nil
 		}
@@ -400,6 +412,9 @@ func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
 		}
 	}
 }
+
+// errTerminalGone reports that the terminal's input ended: it was hung up.
+var errTerminalGone = errors.New("the terminal went away")
 
 // errQuit reports that the user pressed q while the driver was running.
 var errQuit = errors.New("quit")
@@ -457,7 +472,8 @@ func (w *walk) key(ctx context.Context, keys <-chan walkthrough.Key) (walkthroug
 		return walkthrough.KeyNone, ctx.Err()
 	case k, ok := <-keys:
 		if !ok {
-			return walkthrough.KeyQuit, nil
+			// A terminal's input ends only when it is hung up (closed).
+			return walkthrough.KeyNone, errTerminalGone
 		}
 		return k, nil
 	case <-tick:

@@ -1,0 +1,283 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// driverRow is one driver as the harness runs it. Adding a driver to the
+// harness is adding a row to driverRows.
+type driverRow struct {
+	// name is the row's name in test names.
+	name string
+	// args select the driver (and scenario) on pgwalk's command line.
+	args []string
+	// optional is set for a driver that may be unable to run on this
+	// machine (the live driver needs Linux x86-64, ptrace and a
+	// PostgreSQL of the version): when its census run fails, its rows
+	// are skipped with pgwalk's own reason instead of failing.
+	optional bool
+	// systemTemp runs pgwalk with the system's temporary directory
+	// instead of a private TMPDIR per run (the live driver keeps a copy
+	// of the PostgreSQL installation there, reused by every run).
+	systemTemp bool
+}
+
+var driverRows = []driverRow{
+	{name: "reenact", args: []string{"--driver", "reenact"}},
+	{name: "reenact-fork-failure", args: []string{"--driver", "reenact", "--scenario", "fork-failure"}},
+	{name: "narrate", args: []string{"--driver", "narrate"}},
+	{name: "live", args: []string{"--driver", "live"}, optional: true, systemTemp: true},
+}
+
+// signalRow is one signal and how it reaches pgwalk.
+type signalRow struct {
+	sig  syscall.Signal
+	code int
+	// onTerminal delivers the signal to pgwalk running on a terminal the
+	// way a user does.
+	onTerminal func(t testing.TB, r *ptyRun)
+	// group sends the signal to pgwalk's whole process group when pgwalk
+	// runs off a terminal (as a terminal's Ctrl-C and hang-up do);
+	// otherwise to pgwalk alone, as kill(1) does.
+	group bool
+}
+
+var signalRows = []signalRow{
+	// Ctrl-C: pgwalk keeps ISIG on while it reads keys, so the terminal
+	// turns it into SIGINT for the whole foreground process group.
+	{syscall.SIGINT, 130, func(t testing.TB, r *ptyRun) { r.press("\x03") }, true},
+	// kill PID, as a service manager or a shell's kill does.
+	{syscall.SIGTERM, 143, func(t testing.TB, r *ptyRun) {
+		if err := syscall.Kill(r.pid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}, false},
+	// The terminal window closes: the kernel hangs the terminal up and
+	// signals its session.
+	{syscall.SIGHUP, 129, func(t testing.TB, r *ptyRun) { r.hangup() }, true},
+}
+
+// runTemp returns the TMPDIR of one run: a new directory that must be
+// empty again when the run is over, or "" for a row that uses the
+// system's.
+func runTemp(t *testing.T, row driverRow) string {
+	t.Helper()
+	if row.systemTemp {
+		return ""
+	}
+	// Short, so that the Unix socket path inside stays far below the
+	// 108 bytes sun_path allows.
+	dir, err := os.MkdirTemp("", "e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// checkEmpty fails t when the run's private TMPDIR is not empty.
+func checkEmpty(t testing.TB, dir string) {
+	t.Helper()
+	if dir == "" {
+		return
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("left behind in the run's TMPDIR: %s", e.Name())
+	}
+}
+
+// reportedPIDs returns the pids an event names.
+func reportedPIDs(ev walkthrough.Event) []int {
+	var out []int
+	for _, p := range []int{ev.PID, ev.Values.PostmasterPID, ev.Values.ChildPID} {
+		if p > 0 {
+			out = append(out, p)
+		}
+	}
+	for _, b := range ev.Values.BackendList {
+		if b.PID > 0 {
+			out = append(out, b.PID)
+		}
+	}
+	return out
+}
+
+// TestInterrupt runs pgwalk on a terminal for every driver and version,
+// stops it at every pause with SIGINT (Ctrl-C typed on the terminal),
+// SIGTERM (kill) and SIGHUP (the terminal closed), and checks the exit code
+// and that nothing of the run is left: no process, no temporary directory,
+// no socket, no shared memory.
+//
+// Each (driver, version) starts with a census run to the end, with
+// --output json, that counts the stops. The interrupted runs are
+// interactive, on a pseudo-terminal tall enough that no stop is paged: the
+// harness presses n until stop k is on the screen, when pgwalk and its
+// processes are paused. (--output json never pauses: --delay sleeps after
+// every stop, so only the first stop can be held that way;
+// TestInterruptJSON covers it.) The full matrix runs by default; with
+// -short SIGTERM and SIGHUP run only at the first stop, the first stop
+// where a child exists, and the last stop, while SIGINT still runs at
+// every stop. Subtests run in parallel, at most -parallel at a time.
+func TestInterrupt(t *testing.T) {
+	pgwalkBinary(t)
+	for _, row := range driverRows {
+		t.Run(row.name, func(t *testing.T) {
+			for _, v := range walkthrough.VersionNames() {
+				t.Run(v, func(t *testing.T) {
+					args := append([]string{"run", "--version", v}, row.args...)
+					stops, why := census(t, baseEnv("census", runTemp(t, row)), args...)
+					if why != "" {
+						if row.optional {
+							t.Skipf("the %s driver cannot run here (%s); its rows run where it can", row.name, why)
+						}
+						t.Fatalf("census run failed: %s", why)
+					}
+					t.Logf("%d stops", len(stops))
+					for k := 1; k <= len(stops); k++ {
+						for _, sr := range signalRows {
+							if testing.Short() && sr.sig != syscall.SIGINT && !keyStop(stops, k) {
+								continue
+							}
+							name := fmt.Sprintf("stop%d-%s/%s", k, stops[k-1].Phase, sigName(sr.sig))
+							t.Run(name, func(t *testing.T) {
+								t.Parallel()
+								interruptAt(t, row, args, k, sr)
+							})
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestInterruptJSON interrupts pgwalk running off a terminal with
+// --output json while it waits out --delay after the first stop: the
+// signal reaches a run whose stdout is a pipe and that reads no keys.
+func TestInterruptJSON(t *testing.T) {
+	pgwalkBinary(t)
+	for _, row := range driverRows {
+		t.Run(row.name, func(t *testing.T) {
+			for _, v := range walkthrough.VersionNames() {
+				t.Run(v, func(t *testing.T) {
+					args := append([]string{"run", "--version", v}, row.args...)
+					if row.optional {
+						if _, why := census(t, baseEnv("census", runTemp(t, row)), args...); why != "" {
+							t.Skipf("the %s driver cannot run here (%s)", row.name, why)
+						}
+					}
+					for _, sr := range signalRows {
+						t.Run(sigName(sr.sig), func(t *testing.T) {
+							t.Parallel()
+							interruptJSON(t, row, args, sr)
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// keyStop reports whether stop k (from 1) is one of those -short keeps
+// for every signal: the first, the first with a child process, the last.
+func keyStop(stops []walkthrough.Event, k int) bool {
+	if k == 1 || k == len(stops) {
+		return true
+	}
+	for i, ev := range stops {
+		if ev.Values.ChildPID > 0 {
+			return i+1 == k
+		}
+	}
+	return false
+}
+
+func sigName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	}
+	return s.String()
+}
+
+// checkExit checks pgwalk's exit code and what it said on stderr.
+func checkExit(t testing.TB, code int, sr signalRow, stderr string) {
+	t.Helper()
+	if code != sr.code {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", code, sr.code, stderr)
+	}
+	if !strings.Contains(stderr, "stopped and cleaned up") {
+		t.Errorf("stderr does not say it stopped and cleaned up:\n%s", stderr)
+	}
+	for _, bad := range []string{"cleaning up:", "WARNING: DATA RACE", "panic:"} {
+		if strings.Contains(stderr, bad) {
+			t.Errorf("stderr has %q:\n%s", bad, stderr)
+		}
+	}
+}
+
+// interruptAt runs pgwalk on a terminal to stop k, delivers the signal,
+// and checks.
+func interruptAt(t *testing.T, row driverRow, args []string, k int, sr signalRow) {
+	tmp := runTemp(t, row)
+	id := fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
+	bases := tempBases(tmp)
+	r := startPTY(t, baseEnv(id, tmp), 2000, 200, args...)
+	r.waitScreen(1)
+	for i := 2; i <= k; i++ {
+		r.press("n")
+		r.waitScreen(i)
+	}
+	fp := takeFootprint(t, r.pid(), nil, bases)
+	sr.onTerminal(t, r)
+	code := r.wait()
+	checkExit(t, code, sr, r.stderr.String())
+	if got := len(r.screens()); got != k {
+		t.Errorf("pgwalk drew %d screens, want %d: the signal did not stop it at stop %d", got, k, k)
+	}
+	checkLeftBehind(t, fp, r.pid(), id, bases)
+	checkEmpty(t, tmp)
+	if t.Failed() {
+		t.Logf("at the stop: processes %v, dirs %v, unix sockets %v, tcp %v, sysv shm %v", fp.Procs, fp.Dirs, fp.UnixPaths, fp.TCPListen, fp.SysVShm)
+	}
+}
+
+// interruptJSON runs pgwalk with --output json --delay 1h, and delivers
+// the signal while it sleeps after the first stop.
+func interruptJSON(t *testing.T, row driverRow, args []string, sr signalRow) {
+	tmp := runTemp(t, row)
+	id := fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
+	bases := tempBases(tmp)
+	r := startJSON(t, baseEnv(id, tmp), id, append(args, "--delay", "1h")...)
+	ev := r.next()
+	fp := takeFootprint(t, r.pid(), reportedPIDs(ev), bases)
+	target := r.pid()
+	if sr.group {
+		target = -target
+	}
+	if err := syscall.Kill(target, sr.sig); err != nil {
+		t.Fatal(err)
+	}
+	code := r.wait()
+	checkExit(t, code, sr, r.stderr.String())
+	checkLeftBehind(t, fp, r.pid(), id, bases)
+	checkEmpty(t, tmp)
+}
