@@ -235,6 +235,9 @@ func takeFootprint(t testing.TB, pid int, reported []int, bases []string) footpr
 		}
 	}
 	sort.Strings(fp.UnixPaths)
+	fp.UnixPaths = slices.Compact(fp.UnixPaths)
+	sort.Strings(fp.TCPListen)
+	fp.TCPListen = slices.Compact(fp.TCPListen)
 	return fp
 }
 

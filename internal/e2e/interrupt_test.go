@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -28,13 +29,30 @@ type driverRow struct {
 	// instead of a private TMPDIR per run (the live driver keeps a copy
 	// of the PostgreSQL installation there, reused by every run).
 	systemTemp bool
+	// holds is what the harness must see the driver hold at its first
+	// stop with a child process (or its first stop when it has none):
+	// proof that the checks after an interrupt look at something.
+	holds holds
+}
+
+// holds is the least a run holds at a stop.
+type holds struct {
+	procs    int  // processes, pgwalk included
+	tempDir  bool // a temporary directory
+	unixSock bool // a Unix socket file
+	tcp      bool // a TCP listen socket
+	sysvShm  bool // a System V shared memory segment
 }
 
 var driverRows = []driverRow{
-	{name: "reenact", args: []string{"--driver", "reenact"}},
-	{name: "reenact-fork-failure", args: []string{"--driver", "reenact", "--scenario", "fork-failure"}},
-	{name: "narrate", args: []string{"--driver", "narrate"}},
-	{name: "live", args: []string{"--driver", "live"}, optional: true, systemTemp: true},
+	{name: "reenact", args: []string{"--driver", "reenact"},
+		holds: holds{procs: 2, tempDir: true, unixSock: true, tcp: true}},
+	{name: "reenact-fork-failure", args: []string{"--driver", "reenact", "--scenario", "fork-failure"},
+		holds: holds{procs: 1, tempDir: true, unixSock: true, tcp: true}},
+	{name: "narrate", args: []string{"--driver", "narrate"},
+		holds: holds{procs: 1}},
+	{name: "live", args: []string{"--driver", "live"}, optional: true, systemTemp: true,
+		holds: holds{procs: 4, tempDir: true, unixSock: true, sysvShm: true}},
 }
 
 // signalRow is one signal and how it reaches pgwalk.
@@ -253,6 +271,7 @@ func interruptAt(t *testing.T, row driverRow, args []string, k int, sr signalRow
 	if got := len(r.screens()); got != k {
 		t.Errorf("pgwalk drew %d screens, want %d: the signal did not stop it at stop %d", got, k, k)
 	}
+	checkLoopback(t, fp)
 	checkLeftBehind(t, fp, r.pid(), id, bases)
 	checkEmpty(t, tmp)
 	if t.Failed() {
@@ -280,4 +299,16 @@ func interruptJSON(t *testing.T, row driverRow, args []string, sr signalRow) {
 	checkExit(t, code, sr, r.stderr.String())
 	checkLeftBehind(t, fp, r.pid(), id, bases)
 	checkEmpty(t, tmp)
+}
+
+// checkLoopback fails t when the run listens on TCP anywhere but the
+// loopback interface.
+func checkLoopback(t testing.TB, fp footprint) {
+	t.Helper()
+	for _, addr := range fp.TCPListen {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			t.Errorf("listens on TCP %s, not on the loopback interface only", addr)
+		}
+	}
 }
