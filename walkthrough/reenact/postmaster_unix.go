@@ -880,11 +880,24 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 		return walkthrough.Event{}, ctx.Err()
 	}
 	<-c.stderrDone
+	// The child is gone and its control reader has ended: close the
+	// postmaster's end of the channel now rather than at Close, or a long
+	// --wait-for-client run would keep one descriptor per client it
+	// served. (Close closes it again, harmlessly.)
+	c.ctl.Close()
 
 	d.mu.Lock()
 	for i, bn := range d.backendList {
 		if bn == &c.node {
 			d.backendList = append(d.backendList[:i:i], d.backendList[i+1:]...)
+			break
+		}
+	}
+	// Nothing refers to the connection any more: forget it, so that the
+	// driver's memory does not grow with every client either.
+	for i, other := range d.all {
+		if other == c {
+			d.all = append(d.all[:i:i], d.all[i+1:]...)
 			break
 		}
 	}
