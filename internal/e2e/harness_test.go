@@ -35,6 +35,10 @@ var built struct {
 }
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(helperEnv); path != "" {
+		connectHelper(path)
+		os.Exit(0)
+	}
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)

@@ -126,10 +126,17 @@ func (r *ptyRun) screens() []string {
 // waitScreen waits until screen n (from 1) is drawn completely.
 func (r *ptyRun) waitScreen(n int) string {
 	r.t.Helper()
+	return r.waitScreenEnd(n, footerEnd)
+}
+
+// waitScreenEnd waits until screen n (from 1) holds end, the last thing
+// drawn on it.
+func (r *ptyRun) waitScreenEnd(n int, end string) string {
+	r.t.Helper()
 	deadline := time.Now().Add(safety)
 	for {
 		s := r.screens()
-		if len(s) > n || (len(s) == n && strings.Contains(s[n-1], footerEnd)) {
+		if len(s) > n || (len(s) == n && strings.Contains(s[n-1], end)) {
 			return s[n-1]
 		}
 		select {

@@ -49,10 +49,7 @@ func TestSIGKILL(t *testing.T) {
 					args := append([]string{"run", "--version", v}, row.args...)
 					stops, why := census(t, baseEnv("census", runTemp(t, row)), args...)
 					if why != "" {
-						if row.optional {
-							t.Skipf("the %s driver cannot run here (%s)", row.name, why)
-						}
-						t.Fatalf("census run failed: %s", why)
+						cannotRun(t, row, why)
 					}
 					for k := 1; k <= len(stops); k++ {
 						if testing.Short() && !(stops[k-1].Values.ChildPID > 0 && keyStop(stops, k)) {
