@@ -987,7 +987,13 @@ func (w *walker) epilogue(o *obs) error {
 			return err
 		}
 	}
-	if !w.opts.WaitForClient {
+	// Once the walked backend is running on its own, the postmaster stays
+	// attached with its breakpoints removed until Close, so that
+	// PTRACE_O_EXITKILL still takes the cluster down if pgwalk is killed at
+	// the closing check. When no backend was seen, the connection has yet
+	// to be forked, and a postmaster left attached would stop at that fork
+	// with nobody to continue it: detach it then.
+	if o.child == nil && !w.opts.WaitForClient {
 		if err := t.detachAll(); err != nil {
 			return err
 		}
