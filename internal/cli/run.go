@@ -181,8 +181,13 @@ func signalExit(sig os.Signal) ExitCode {
 }
 
 // signalContext returns a context cancelled by SIGINT, SIGTERM or SIGHUP,
-// and a function that reports which signal arrived (nil if none).
-func signalContext(parent context.Context) (context.Context, func() os.Signal, func()) {
+// a function that reports which signal arrived (nil if none), and the
+// function that ends the watch. stop(true), or stop after a signal, keeps
+// the signals caught: pgwalk is about to exit, and a late one (a hang-up
+// signals twice) must not turn exit code 129, 130 or 143 into a death by
+// signal. (signal.Ignore would not do: a signal from the kernel that lands
+// while Ignore switches the handler still kills the process.)
+func signalContext(parent context.Context) (context.Context, func() os.Signal, func(exiting bool)) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -205,8 +210,10 @@ func signalContext(parent context.Context) (context.Context, func() os.Signal, f
 			return nil
 		}
 	}
-	stop := func() {
-		signal.Stop(ch)
+	stop := func(exiting bool) {
+		if !exiting && which() == nil {
+			signal.Stop(ch)
+		}
 		close(done)
 		cancel()
 	}
@@ -234,7 +241,8 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		parent = context.Background()
 	}
 	ctx, which, stop := signalContext(parent)
-	defer stop()
+	hungUp := false
+	defer func() { stop(hungUp) }()
 
 	io := opts.IO
 	notes, err := opts.Factory.loadNotes(opts.NotesDir)
@@ -308,6 +316,7 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	if errors.Is(err, errTerminalGone) {
 		// The SIGHUP of the hang-up may not have arrived yet: the
 		// terminal is gone either way.
+		hungUp = true
 		return interrupted(io.ErrOut, syscall.SIGHUP)
 	}
 	return err

@@ -248,10 +248,10 @@ func sigName(s syscall.Signal) string {
 }
 
 // checkExit checks pgwalk's exit code and what it said on stderr.
-func checkExit(t testing.TB, code int, sr signalRow, stderr string) {
+func checkExit(t testing.TB, state *os.ProcessState, sr signalRow, stderr string) {
 	t.Helper()
-	if code != sr.code {
-		t.Errorf("exit code %d, want %d; stderr:\n%s", code, sr.code, stderr)
+	if code := state.ExitCode(); code != sr.code {
+		t.Errorf("exit code %d (%s), want %d; stderr:\n%s", code, state, sr.code, stderr)
 	}
 	if !strings.Contains(stderr, "stopped and cleaned up") {
 		t.Errorf("stderr does not say it stopped and cleaned up:\n%s", stderr)
@@ -277,8 +277,8 @@ func interruptAt(t *testing.T, row driverRow, args []string, k int, sr signalRow
 	}
 	fp := takeFootprint(t, r.pid(), nil, bases)
 	sr.onTerminal(t, r)
-	code := r.wait()
-	checkExit(t, code, sr, r.stderr.String())
+	r.wait()
+	checkExit(t, r.cmd.ProcessState, sr, r.stderr.String())
 	if got := len(r.screens()); got != k {
 		t.Errorf("pgwalk drew %d screens, want %d: the signal did not stop it at stop %d", got, k, k)
 	}
@@ -307,8 +307,8 @@ func interruptJSON(t *testing.T, row driverRow, args []string, sr signalRow) {
 	if err := syscall.Kill(target, sr.sig); err != nil {
 		t.Fatal(err)
 	}
-	code := r.wait()
-	checkExit(t, code, sr, r.stderr.String())
+	r.wait()
+	checkExit(t, r.cmd.ProcessState, sr, r.stderr.String())
 	checkLeftBehind(t, fp, r.pid(), id, bases)
 	checkEmpty(t, tmp)
 }
