@@ -70,10 +70,8 @@ func TestSIGKILL(t *testing.T) {
 // not fixed yet, by "row/phase". They are skipped, saying why, unless
 // PGWALK_E2E_KNOWN_ISSUES is set; remove an entry once its bug is fixed.
 var knownIssues = map[string]string{
-	"live/epilogue": "the live driver detaches the postmaster before its closing check (walk_linux.go epilogue: detachAll), " +
-		"so PTRACE_O_EXITKILL no longer applies: a SIGKILL of pgwalk there leaves the whole cluster running " +
-		"(postmaster, its auxiliary processes, its /dev/shm directory and System V segment), and the next live run " +
-		"keeps it because its postmaster still runs",
+	// "live/epilogue" was here until the live driver kept the postmaster
+	// attached through its closing check.
 }
 
 // skipKnown skips t when key names a known issue.
@@ -251,6 +249,7 @@ func nextRun(t *testing.T, tmp string, args []string, fp footprint, left []strin
 // segment.
 func nextLiveRun(t *testing.T, row driverRow, args []string, fp footprint, left []string) {
 	t.Helper()
+	t.Logf("the killed run left %v and System V segments %v", left, fp.SysVShm)
 	r := startJSON(t, baseEnv("next", ""), "next", args...)
 	for range r.events {
 	}
