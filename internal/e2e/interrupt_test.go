@@ -57,6 +57,20 @@ var driverRows = []driverRow{
 		holds: holds{procs: 4, tempDir: true, unixSock: true, sysvShm: true, traced: true}},
 }
 
+// censusOf runs pgwalk with args to the end for row and returns its
+// stops. The run must leave its private TMPDIR empty. When it fails, the
+// test ends as cannotRun says.
+func censusOf(t *testing.T, row driverRow, args []string) []walkthrough.Event {
+	t.Helper()
+	tmp := runTemp(t, row)
+	stops, why := census(t, baseEnv("census", tmp), args...)
+	if why != "" {
+		cannotRun(t, row, why)
+	}
+	checkEmpty(t, tmp)
+	return stops
+}
+
 // cannotRun ends a test whose census run of row failed with why: it
 // skips an optional driver that cannot run on this machine, and fails
 // otherwise. In CI (CI=true), which installs PostgreSQL, the live driver
@@ -169,10 +183,7 @@ func TestInterrupt(t *testing.T) {
 			for _, v := range walkthrough.VersionNames() {
 				t.Run(v, func(t *testing.T) {
 					args := append([]string{"run", "--version", v}, row.args...)
-					stops, why := census(t, baseEnv("census", runTemp(t, row)), args...)
-					if why != "" {
-						cannotRun(t, row, why)
-					}
+					stops := censusOf(t, row, args)
 					t.Logf("%d stops", len(stops))
 					for k := 1; k <= len(stops); k++ {
 						for _, sr := range signalRows {
@@ -203,9 +214,7 @@ func TestInterruptJSON(t *testing.T) {
 				t.Run(v, func(t *testing.T) {
 					args := append([]string{"run", "--version", v}, row.args...)
 					if row.optional {
-						if _, why := census(t, baseEnv("census", runTemp(t, row)), args...); why != "" {
-							cannotRun(t, row, why)
-						}
+						censusOf(t, row, args)
 					}
 					for _, sr := range signalRows {
 						t.Run(sigName(sr.sig), func(t *testing.T) {

@@ -47,10 +47,7 @@ func TestSIGKILL(t *testing.T) {
 			for _, v := range walkthrough.VersionNames() {
 				t.Run(v, func(t *testing.T) {
 					args := append([]string{"run", "--version", v}, row.args...)
-					stops, why := census(t, baseEnv("census", runTemp(t, row)), args...)
-					if why != "" {
-						cannotRun(t, row, why)
-					}
+					stops := censusOf(t, row, args)
 					for k := 1; k <= len(stops); k++ {
 						if testing.Short() && !(stops[k-1].Values.ChildPID > 0 && keyStop(stops, k)) {
 							continue
