@@ -157,6 +157,9 @@ func (o *RunOptions) validate(cmd *cobra.Command) error {
 	if o.WaitFor && o.Scenario == walkthrough.ScenarioForkFailure {
 		return UsageError(errors.New("--wait-for-client and --scenario fork-failure conflict: the failure scenario uses pgwalk's own client"))
 	}
+	if o.Driver == "live" && o.Scenario == walkthrough.ScenarioForkFailure {
+		return UsageError(errors.New(`--driver live cannot run --scenario fork-failure: it traces what a real server does (use --driver reenact)`))
+	}
 	if o.PGBin != "" && o.Driver != "live" {
 		return UsageError(fmt.Errorf("--pg-bin is for --driver live (the %s driver runs no PostgreSQL)", o.Driver))
 	}
