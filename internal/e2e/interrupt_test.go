@@ -272,19 +272,27 @@ func checkExit(t testing.TB, state *os.ProcessState, sr signalRow, stderr string
 	}
 }
 
-// interruptAt runs pgwalk on a terminal to stop k, delivers the signal,
-// and checks.
-func interruptAt(t *testing.T, row driverRow, args []string, k int, sr signalRow) {
-	tmp := runTemp(t, row)
-	id := fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
-	bases := tempBases(tmp)
-	r := startPTY(t, baseEnv(id, tmp), 2000, 200, args...)
+// runToStop runs pgwalk with args on a terminal in a private TMPDIR, presses
+// n until stop k is on screen, and returns the run, what it had made by
+// then, the run's id, the temp bases it may use, and its TMPDIR.
+func runToStop(t *testing.T, row driverRow, args []string, k int) (r *ptyRun, fp footprint, id string, bases []string, tmp string) {
+	t.Helper()
+	tmp = runTemp(t, row)
+	id = fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
+	bases = tempBases(tmp)
+	r = startPTY(t, baseEnv(id, tmp), 2000, 200, args...)
 	r.waitScreen(1)
 	for i := 2; i <= k; i++ {
 		r.press("n")
 		r.waitScreen(i)
 	}
-	fp := takeFootprint(t, r.pid(), nil, bases)
+	return r, takeFootprint(t, r.pid(), nil, bases), id, bases, tmp
+}
+
+// interruptAt runs pgwalk on a terminal to stop k, delivers the signal,
+// and checks.
+func interruptAt(t *testing.T, row driverRow, args []string, k int, sr signalRow) {
+	r, fp, id, bases, tmp := runToStop(t, row, args, k)
 	sr.onTerminal(t, r)
 	r.wait()
 	checkExit(t, r.cmd.ProcessState, sr, r.stderr.String())

@@ -110,16 +110,7 @@ func TestSecurity(t *testing.T) {
 					break
 				}
 			}
-			tmp := runTemp(t, row)
-			id := fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
-			bases := tempBases(tmp)
-			r := startPTY(t, baseEnv(id, tmp), 2000, 200, args...)
-			r.waitScreen(1)
-			for i := 2; i <= k; i++ {
-				r.press("n")
-				r.waitScreen(i)
-			}
-			fp := takeFootprint(t, r.pid(), nil, bases)
+			r, fp, id, bases, _ := runToStop(t, row, args, k)
 			defer func() {
 				r.press("q")
 				r.wait()

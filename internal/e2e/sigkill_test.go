@@ -113,16 +113,7 @@ func isBackend(p procInfo) bool {
 // killAt runs pgwalk to stop k on a terminal, kills it with SIGKILL and
 // checks what follows.
 func killAt(t *testing.T, row driverRow, args []string, k int) {
-	tmp := runTemp(t, row)
-	id := fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
-	bases := tempBases(tmp)
-	r := startPTY(t, baseEnv(id, tmp), 2000, 200, args...)
-	r.waitScreen(1)
-	for i := 2; i <= k; i++ {
-		r.press("n")
-		r.waitScreen(i)
-	}
-	fp := takeFootprint(t, r.pid(), nil, bases)
+	r, fp, _, _, tmp := runToStop(t, row, args, k)
 	cleanUpAfter(t, fp)
 	var stopped []procInfo
 	for _, p := range fp.Procs[1:] {
