@@ -285,16 +285,27 @@ const goneWithin = 30 * time.Second
 func waitGone(t *testing.T, p procInfo, deadline time.Time) (status unix.WaitStatus, reaped bool) {
 	t.Helper()
 	for {
-		if cur, err := readProc(p.PID); err == nil && cur.Start == p.Start && cur.PPID == os.Getpid() {
-			pid, err := unix.Wait4(p.PID, &status, unix.WNOHANG, nil)
-			if err == nil && pid == p.PID {
-				return status, true
+		// Ask wait4 first, whatever /proc says: a backend killed by its
+		// parent-death signal can already be this subreaper's zombie
+		// while /proc still shows the old parent, and a check of /proc
+		// first would count it as ended elsewhere. wait4 answers ECHILD
+		// for a process that is not this process's child.
+		pid, err := unix.Wait4(p.PID, &status, unix.WNOHANG, nil)
+		if err == nil && pid == p.PID {
+			return status, true
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.ECHILD) {
+			t.Fatalf("wait4 %d: %v", p.PID, err)
+		}
+		if errors.Is(err, unix.ECHILD) {
+			if _, ok := alive(p); !ok {
+				// One more wait4: it may have become this process's
+				// child between the two looks.
+				if pid, err := unix.Wait4(p.PID, &status, unix.WNOHANG, nil); err == nil && pid == p.PID {
+					return status, true
+				}
+				return status, false
 			}
-			if err != nil && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.ECHILD) {
-				t.Fatalf("wait4 %d: %v", p.PID, err)
-			}
-		} else if _, ok := alive(p); !ok {
-			return status, false
 		}
 		if time.Now().After(deadline) {
 			cur, _ := readProc(p.PID)
