@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -190,7 +191,7 @@ func testCancelRequest(t *testing.T, name string) {
 	if len(got) < 1 || len(got) > 2 || !strings.HasPrefix(got[0], "SIGINT: cancel request: cancelled the running statement") {
 		t.Errorf("signals the busy backend reported = %q", got)
 	}
-	if q := factsNamed(v.Facts, "query"); len(q) != 2 || !strings.HasPrefix(q[0], sleep+": cancelled by SIGINT") {
+	if q := factsNamed(v.Facts, "query"); len(q) != 2 || !strings.HasPrefix(q[0], strconv.Quote(sleep)+": cancelled by SIGINT") {
 		t.Errorf("queries = %q, want the cancelled pg_sleep first", q)
 	}
 	if !slices.Contains(v.Log, "ERROR:  "+queryCanceledMessage) {

@@ -289,16 +289,20 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 		},
 		sleep: func(query string, d time.Duration) (bool, error) {
 			cancelled := intr.start(query)
-			defer intr.end()
 			_ = w.send(fromChild{Type: msgRunning, PID: pid, Text: query})
 			t := time.NewTimer(d)
 			defer t.Stop()
 			select {
 			case <-t.C:
-				return false, nil
+				// A SIGINT that came after the sleep ended but before
+				// the statement did still cancels it, as the next
+				// CHECK_FOR_INTERRUPTS would.
+				return intr.end(), nil
 			case <-cancelled:
+				intr.end()
 				return true, nil
 			case <-pmDied:
+				intr.end()
 				return false, errors.New("the postmaster died (its death pipe reported end of file) during pg_sleep: the backend exits")
 			}
 		},
@@ -323,11 +327,14 @@ func (i *interrupter) start(query string) <-chan struct{} {
 	return i.running
 }
 
-// end marks the backend idle again.
-func (i *interrupter) end() {
+// end marks the backend idle again and reports whether a SIGINT cancelled
+// the statement that was running.
+func (i *interrupter) end() (interrupted bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	interrupted = i.running == nil
 	i.query, i.running = "", nil
+	return interrupted
 }
 
 // interrupt cancels the running statement and returns it; ok is false when

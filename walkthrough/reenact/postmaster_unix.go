@@ -467,7 +467,7 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 			{Name: "passed to the child", Value: fmt.Sprintf("fd %d TCP listen socket, fd %d Unix listen socket, fd %d/%d death pipe read/write ends, fd %d client socket, fd %d pgwalk control channel",
 				childFDTCP, childFDUnix, childFDDeathRead, childFDDeathWrite, childFDClient, childFDControl)},
 			{Name: "backend variables", Value: fmt.Sprintf("MyCancelKey, MyPMChildSlot and the fd numbers are sent over the control channel; EXEC_BACKEND writes them to a backend_var file that the child reads back (%s); a forked child has them in its copy of the postmaster's memory", d.fl.paramFile)},
-			{Name: "BackendList copy", Value: fmt.Sprintf("the child is also sent BackendList as it is now (%d entries): the copy a forked child has of it, which the child searches if its startup packet is a CancelRequest (an EXEC_BACKEND child searches ShmemBackendArray in shared memory instead, which the postmaster keeps current)", c.listAtLaunch)},
+			{Name: "BackendList copy", Value: fmt.Sprintf("the child is also sent BackendList as it is now (%s): the copy a forked child has of it, which the child searches if its startup packet is a CancelRequest (an EXEC_BACKEND child searches ShmemBackendArray in shared memory instead, which the postmaster keeps current)", entries(c.listAtLaunch))},
 			{Name: "Backend.pid", Value: "still 0: the postmaster fills it in at registration"},
 			{Name: "child state", Value: fmt.Sprintf("process %d is running and waits on its control channel before its first step", c.pid)},
 		},
@@ -705,7 +705,7 @@ func (d *Driver) readControl(c *conn) {
 		case msgQuery:
 			f := walkthrough.Fact{Name: "query refused", Value: m.Text}
 			if m.Result != "" {
-				f = walkthrough.Fact{Name: "query", Value: m.Text + ": " + m.Result}
+				f = walkthrough.Fact{Name: "query", Value: strconv.Quote(m.Text) + ": " + m.Result}
 			}
 			d.mu.Lock()
 			c.queries = append(c.queries, f)
@@ -1100,7 +1100,7 @@ func (d *Driver) cancelValues(ev *walkthrough.Event, c *conn, m *fromChild) {
 	}
 	ev.Values.Facts = append(ev.Values.Facts,
 		walkthrough.Fact{Name: "startup packet", Value: fmt.Sprintf("a CancelRequest for pid %d, read by the child, process %d, in %s", m.TargetPID, m.PID, d.fl.cancelCheck)},
-		walkthrough.Fact{Name: "list searched", Value: fmt.Sprintf("the child's copy of BackendList, taken when it was launched (%d entries), as a forked child searches the copy it got at the fork", m.ListLen)},
+		walkthrough.Fact{Name: "list searched", Value: fmt.Sprintf("the child's copy of BackendList, taken when it was launched (%s), as a forked child searches the copy it got at the fork", entries(m.ListLen))},
 		walkthrough.Fact{Name: "signalled", Value: signalled},
 		walkthrough.Fact{Name: "postmaster's part", Value: "none beyond BackendStartup: it never read the packet; for it this was an ordinary connection, walked through every phase"},
 	)
@@ -1109,6 +1109,14 @@ func (d *Driver) cancelValues(ev *walkthrough.Event, c *conn, m *fromChild) {
 		Name: "cancel request checked by this connection's child", OK: m.PID == c.pid && m.PID != pm,
 		Detail: fmt.Sprintf("checked by pid %d; the connection's child is %d, the postmaster %d", m.PID, c.pid, pm),
 	})
+}
+
+// entries says how many entries a list has, in words.
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 func containsPID(list []walkthrough.BackendNode, pid int) bool {

@@ -168,7 +168,7 @@ func TestPsqlCancel(t *testing.T) {
 			t.Logf("psql stdout:\n%s\npsql stderr:\n%s", &out, &errOut)
 			first := stopsOf(evs, 1)
 			v := first[len(first)-1].Values
-			if q := factsNamed(v.Facts, "query"); len(q) != 1 || !strings.HasPrefix(q[0], "select pg_sleep(3600): cancelled by SIGINT") {
+			if q := factsNamed(v.Facts, "query"); len(q) != 1 || !strings.HasPrefix(q[0], `"select pg_sleep(3600)": cancelled by SIGINT`) {
 				t.Errorf("queries = %q", q)
 			}
 		})
