@@ -22,6 +22,7 @@ func setLimit(n int) func(*Driver) {
 // TestAcceptDecision checks the order of struct init: canAcceptConnections
 // decides first, from a count of the children on BackendList that are not
 // dead ends, and a child slot is assigned only when it answered CAC_OK.
+// (TestDeadEnd covers a full count with a free slot table.)
 func TestAcceptDecision(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -37,7 +38,7 @@ func TestAcceptDecision(t *testing.T) {
 		slotsUsed int // slots in use at the probe's struct-init stop
 	}{
 		{"room left", 2, 1, 0, false, "CAC_OK", 1, 2},
-		{"count reaches the limit, slots are no part of it", 1, 1, 0, false, "CAC_TOOMANY", 0, 1},
+		{"count reaches the limit", 1, 1, 0, false, "CAC_TOOMANY", 0, 1},
 		{"a larger table, full", 3, 3, 0, false, "CAC_TOOMANY", 0, 3},
 		{"dead ends are not counted", 1, 1, 2, true, "CAC_OK", 1, 1},
 	}
