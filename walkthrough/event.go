@@ -1,5 +1,7 @@
 package walkthrough
 
+import "encoding/json"
+
 // Process says which process a stop was observed in.
 type Process string
 
@@ -53,12 +55,16 @@ type Values struct {
 	FDsBefore  []FD `json:"fds_before,omitempty"`
 	FDsAfter   []FD `json:"fds_after,omitempty"`
 	ClosedFDs  []FD `json:"closed_fds,omitempty"`
-	// BackendList is the postmaster's list of backends, head first.
+	// BackendList is the postmaster's list of backends, head first. An
+	// observed empty list (nil is "not observed") is encoded as [].
 	BackendList []BackendNode `json:"backend_list,omitempty"`
 	// ClientBackendKey is the BackendKeyData message the client received.
 	ClientBackendKey *BackendKey `json:"client_backend_key,omitempty"`
 	// Errno is the error of a failed fork.
 	Errno *Errno `json:"errno,omitempty"`
+	// CancelRequest is what the connection's startup packet turned out to
+	// be when it was a CancelRequest, and what came of it.
+	CancelRequest *CancelRequest `json:"cancel_request,omitempty"`
 	// Log holds the lines the process logged at this stop, as PostgreSQL
 	// would log them ("forked new backend, pid=... socket=...").
 	Log []string `json:"log,omitempty"`
@@ -67,6 +73,35 @@ type Values struct {
 	// Facts are other observations, in the order they were made, each a
 	// short name and its value (for example "allocator": "malloc").
 	Facts []Fact `json:"facts,omitempty"`
+}
+
+// MarshalJSON encodes v with every field that was observed: like the
+// default encoding, except that an observed but empty BackendList (a
+// non-nil slice of length 0) is written as [] rather than left out, so that
+// "the list was empty" and "the list was not looked at" stay different.
+func (v Values) MarshalJSON() ([]byte, error) {
+	type plain Values // no methods: no recursion
+	out := struct {
+		plain
+		BackendList *[]BackendNode `json:"backend_list,omitempty"`
+	}{plain: plain(v)}
+	if v.BackendList != nil {
+		out.BackendList = &v.BackendList
+	}
+	return json.Marshal(out)
+}
+
+// CancelRequest is a CancelRequest packet read on a connection of its own,
+// and how the process that read it handled it.
+type CancelRequest struct {
+	// PID is the backend pid the request names.
+	PID int `json:"pid"`
+	// Matched is true when a Backend with that pid and that cancel key was
+	// on the list the checking process searched, so that it sent SIGINT.
+	Matched bool `json:"matched"`
+	// CheckedByPID is the process that read the packet and searched the
+	// list: the connection's own child, never the postmaster.
+	CheckedByPID int `json:"checked_by_pid"`
 }
 
 // FD is one open file descriptor of a process.

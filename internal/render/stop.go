@@ -180,6 +180,9 @@ func ValuesMarkdownIn(ev walkthrough.Event, ascii bool, lang string) string {
 	if e := v.Errno; e != nil {
 		item("errno", fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Message))
 	}
+	if r := v.CancelRequest; r != nil {
+		item("cancel_request", fmt.Sprintf("pid %d, matched %t, checked_by_pid %d", r.PID, r.Matched, r.CheckedByPID))
+	}
 	if b.Len() > n {
 		b.WriteString("\n")
 	}

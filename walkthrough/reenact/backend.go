@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -20,12 +21,17 @@ const protocol30 = pgproto3.ProtocolVersion30
 type backendHooks struct {
 	// report sends a message to the postmaster.
 	report func(fromChild) error
-	// cancel forwards a CancelRequest to the postmaster and returns once
-	// the postmaster has processed it.
+	// cancel handles a CancelRequest read from the client: it checks the
+	// pid and key against the child's copy of BackendList, signals the
+	// backend on a match and reports what it did.
 	cancel func(pid int, key int32) error
+	// sleep runs pg_sleep for query: it waits d, or less when a SIGINT
+	// cancels the statement (cancelled is then true) or the backend must
+	// end (err). When sleep is nil the statement completes at once.
+	sleep func(query string, d time.Duration) (cancelled bool, err error)
 }
 
-// The error the backend sends for every query.
+// The error the backend sends for every query but pg_sleep.
 const (
 	queryErrorCode    = "0A000" // feature_not_supported
 	queryErrorMessage = "this backend only re-enacts BackendStartup: it cannot run queries"
@@ -34,9 +40,10 @@ const (
 // serveBackend does what a backend does from BackendInitialize on: it reads
 // the startup packet (answering 'N' to SSL and GSS encryption requests and
 // forwarding a CancelRequest), authenticates everyone, reports parameters,
-// sends BackendKeyData(pid, key) and ReadyForQuery, then answers every
-// query with an error until the client sends Terminate or goes away. It
-// returns the process's exit code.
+// sends BackendKeyData(pid, key) and ReadyForQuery, then runs
+// "SELECT pg_sleep(n)" (cancellable by a cancel request) and answers every
+// other query with an error until the client sends Terminate or goes away.
+// It returns the process's exit code.
 func serveBackend(conn net.Conn, vars backendVars, fl flavor, pid int, h backendHooks) int {
 	be := pgproto3.NewBackend(conn, conn)
 	var startup *pgproto3.StartupMessage
@@ -149,6 +156,12 @@ func commandLoop(be *pgproto3.Backend, h backendHooks) int {
 		case *pgproto3.Terminate:
 			return 0
 		case *pgproto3.Query:
+			if d, ok := parsePgSleep(m.String); ok {
+				if code, end := runSleep(be, h, m.String, d); end {
+					return code
+				}
+				break
+			}
 			_ = h.report(fromChild{Type: msgQuery, Text: m.String})
 			be.Send(queryError())
 			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
@@ -175,6 +188,36 @@ func commandLoop(be *pgproto3.Backend, h backendHooks) int {
 			return 1
 		}
 	}
+}
+
+// runSleep runs "SELECT pg_sleep(...)" for query and queues its answer: the
+// void row and "SELECT 1" when the sleep ran out, the error PostgreSQL sends
+// for a statement cancelled by SIGINT when a cancel request came first.
+// end is true when the backend must end, with exit code code.
+func runSleep(be *pgproto3.Backend, h backendHooks, query string, d time.Duration) (code int, end bool) {
+	cancelled := false
+	if h.sleep != nil {
+		var err error
+		if cancelled, err = h.sleep(query, d); err != nil {
+			_ = h.report(fromChild{Type: msgError, Text: err.Error()})
+			return 1, true
+		}
+	}
+	if cancelled {
+		be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: queryCanceledCode, Message: queryCanceledMessage})
+		_ = h.report(fromChild{Type: msgQuery, Text: query,
+			Result: fmt.Sprintf("cancelled by SIGINT: the client got ERROR %s %q", queryCanceledCode, queryCanceledMessage),
+			Log:    "ERROR:  " + queryCanceledMessage})
+	} else {
+		be.Send(&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{
+			Name: []byte("pg_sleep"), DataTypeOID: voidOID, DataTypeSize: 4, TypeModifier: -1,
+		}}})
+		be.Send(&pgproto3.DataRow{Values: [][]byte{{}}})
+		be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")})
+		_ = h.report(fromChild{Type: msgQuery, Text: query, Result: "slept to the end: one void row, SELECT 1"})
+	}
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	return 0, false
 }
 
 // fatal sends a FATAL ErrorResponse, reports it and returns exit code 1.

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"net"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -23,6 +25,12 @@ type served struct {
 
 func serve(t *testing.T, vars backendVars) *served {
 	t.Helper()
+	return serveWith(t, vars, nil)
+}
+
+// serveWith is serve with a pg_sleep hook.
+func serveWith(t *testing.T, vars backendVars, sleep func(string, time.Duration) (bool, error)) *served {
+	t.Helper()
 	server, client := net.Pipe()
 	s := &served{
 		fe: pgproto3.NewFrontend(client, client), client: client,
@@ -31,6 +39,7 @@ func serve(t *testing.T, vars backendVars) *served {
 	hooks := backendHooks{
 		report: func(m fromChild) error { s.reports <- m; return nil },
 		cancel: func(pid int, key int32) error { s.cancels <- [2]int64{int64(pid), int64(key)}; return nil },
+		sleep:  sleep,
 	}
 	fl := flavorFor(walkthrough.Version{Name: "17.1", Major: 17})
 	go func() {
@@ -208,6 +217,50 @@ func TestServeBackendMalformedPacket(t *testing.T) {
 			// PostgreSQL exits with 0 after logging a bad startup packet.
 			if code := <-s.code; code != 0 {
 				t.Errorf("exit code = %d, want 0", code)
+			}
+		})
+	}
+}
+
+// TestServeBackendPgSleep runs pg_sleep to the end and cancelled: the void
+// row, or the error PostgreSQL sends for a statement cancelled by SIGINT.
+func TestServeBackendPgSleep(t *testing.T) {
+	tests := []struct {
+		name      string
+		cancelled bool
+		names     []string
+		result    string
+	}{
+		{"to the end", false, []string{"RowDescription", "DataRow", "CommandComplete", "ReadyForQuery(I)"}, "slept to the end"},
+		{"cancelled", true, []string{"ErrorResponse", "ReadyForQuery(I)"}, "cancelled by SIGINT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var slept []time.Duration
+			s := serveWith(t, backendVars{}, func(q string, d time.Duration) (bool, error) {
+				slept = append(slept, d)
+				return tt.cancelled, nil
+			})
+			s.send(t, startup(map[string]string{"user": "u"}))
+			s.receive(t, 17)
+			<-s.reports // startup
+			s.send(t, &pgproto3.Query{String: "SELECT pg_sleep(2.5);"})
+			names, msgs := s.receive(t, len(tt.names))
+			if !slices.Equal(names, tt.names) {
+				t.Fatalf("answer = %v, want %v", names, tt.names)
+			}
+			if tt.cancelled {
+				if e := msgs[0].(*pgproto3.ErrorResponse); e.Severity != "ERROR" || e.Code != "57014" || e.Message != "canceling statement due to user request" {
+					t.Errorf("error = %+v", e)
+				}
+			} else if row := msgs[1].(*pgproto3.DataRow); len(row.Values) != 1 || row.Values[0] == nil || len(row.Values[0]) != 0 {
+				t.Errorf("row = %q, want one empty (void, not NULL) value", row.Values)
+			}
+			if r := <-s.reports; r.Type != msgQuery || r.Text != "SELECT pg_sleep(2.5);" || !strings.HasPrefix(r.Result, tt.result) {
+				t.Errorf("report = %+v", r)
+			}
+			if !slices.Equal(slept, []time.Duration{2500 * time.Millisecond}) {
+				t.Errorf("slept %v, want 2.5s once", slept)
 			}
 		})
 	}

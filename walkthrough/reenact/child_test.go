@@ -4,6 +4,7 @@ package reenact
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,5 +63,59 @@ func TestNotPassed(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("notPassed =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestInterrupter checks the backend's statement-cancel state: a SIGINT
+// cancels a running statement once and is ignored when idle.
+func TestInterrupter(t *testing.T) {
+	tests := []struct {
+		name string
+		// steps: "start", "interrupt", "end"; want holds each step's
+		// result (interrupt: ok; end: interrupted; start: "").
+		steps []string
+		want  []string
+	}{
+		{"idle", []string{"interrupt"}, []string{"false"}},
+		{"runs to the end", []string{"start", "end", "interrupt"}, []string{"", "false", "false"}},
+		{"cancelled", []string{"start", "interrupt", "end"}, []string{"", "true", "true"}},
+		{"cancelled once", []string{"start", "interrupt", "interrupt", "end"}, []string{"", "true", "false", "true"}},
+		{"next statement starts clean", []string{"start", "interrupt", "end", "start", "end"}, []string{"", "true", "true", "", "false"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var i interrupter
+			var ch <-chan struct{}
+			var got []string
+			for _, step := range tt.steps {
+				switch step {
+				case "start":
+					ch = i.start("SELECT pg_sleep(1)")
+					got = append(got, "")
+				case "interrupt":
+					q, ok := i.interrupt()
+					if ok && q != "SELECT pg_sleep(1)" {
+						t.Errorf("interrupted %q", q)
+					}
+					got = append(got, strconv.FormatBool(ok))
+				case "end":
+					interrupted := i.end()
+					select {
+					case <-ch:
+						if !interrupted {
+							t.Error("the statement's channel closed without an interrupt")
+						}
+					default:
+						if interrupted {
+							t.Error("interrupted, but the statement's channel is open")
+						}
+					}
+					got = append(got, strconv.FormatBool(interrupted))
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("results = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

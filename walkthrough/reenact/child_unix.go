@@ -13,7 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -136,6 +138,7 @@ func childMain(args []string, stderr io.Writer) int {
 	if err := w.send(fromChild{
 		Type: msgChildStop, PID: pid, PPID: os.Getppid(), SID: sid,
 		Steps: steps, FDsBefore: before, FDsAfter: after, Facts: facts,
+		MyCancelKey: vars.CancelKey, MyPMChildSlot: vars.ChildSlot,
 	}); err != nil {
 		return 1
 	}
@@ -233,13 +236,19 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 	// Watch the death pipe as PostmasterIsAlive does: once every write
 	// end is closed, a read returns EOF, and the backend ends.
 	death := os.NewFile(uintptr(cf.deathRead), "postmaster death pipe")
+	pmDied := make(chan struct{})
 	go func() {
 		var b [1]byte
 		_, _ = death.Read(b[:])
+		close(pmDied)
 		nc.Close()
 	}()
 
-	// A cancel request arrives as SIGINT from the postmaster.
+	// A cancel request arrives as SIGINT, sent by the child of the
+	// connection that carried it. Like StatementCancelHandler, it cancels
+	// the running statement, if there is one; an idle backend ignores it
+	// (ProcessInterrupts, when DoingCommandRead).
+	var intr interrupter
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT)
 	done := make(chan struct{})
@@ -249,8 +258,11 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 		for {
 			select {
 			case s := <-sigs:
-				_ = w.send(fromChild{Type: msgSignal, PID: pid, Signal: unix.SignalName(s.(syscall.Signal)),
-					Text: "cancel request: the backend was idle, so there was nothing to cancel"})
+				text := "cancel request: the backend was idle, so there was nothing to cancel"
+				if q, ok := intr.interrupt(); ok {
+					text = "cancel request: cancelled the running statement " + strconv.Quote(q)
+				}
+				_ = w.send(fromChild{Type: msgSignal, PID: pid, Signal: unix.SignalName(s.(syscall.Signal)), Text: text})
 			case <-done:
 				return
 			}
@@ -265,18 +277,96 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 	hooks := backendHooks{
 		report: func(m fromChild) error { return w.send(m) },
 		cancel: func(target int, key int32) error {
-			if err := w.send(fromChild{Type: msgCancel, PID: pid, TargetPID: target, Key: key}); err != nil {
-				return err
+			// processCancelRequest, in this child, against the copy of
+			// BackendList it was given at launch.
+			res := processCancelRequest(vars.BackendList, target, key)
+			var kills []string
+			if res.matched {
+				kills = signalChild(target, syscall.SIGINT)
 			}
-			var m toChild
-			if err := r.recv(&m); err != nil {
-				return err
+			return w.send(fromChild{Type: msgCancel, PID: pid, TargetPID: target, Matched: res.matched,
+				Kills: kills, ListLen: len(vars.BackendList), Text: res.log})
+		},
+		sleep: func(query string, d time.Duration) (bool, error) {
+			cancelled := intr.start(query)
+			_ = w.send(fromChild{Type: msgRunning, PID: pid, Text: query})
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				// A SIGINT that came after the sleep ended but before
+				// the statement did still cancels it, as the next
+				// CHECK_FOR_INTERRUPTS would.
+				return intr.end(), nil
+			case <-cancelled:
+				intr.end()
+				return true, nil
+			case <-pmDied:
+				intr.end()
+				return false, errors.New("the postmaster died (its death pipe reported end of file) during pg_sleep: the backend exits")
 			}
-			if m.Type != msgCancelDone {
-				return fmt.Errorf("unexpected control message %q", m.Type)
-			}
-			return nil
 		},
 	}
 	return serveBackend(nc, vars, fl, pid, hooks)
+}
+
+// interrupter is the backend's QueryCancelPending: a SIGINT cancels the
+// statement that is running, if any.
+type interrupter struct {
+	mu      sync.Mutex
+	query   string
+	running chan struct{} // closed by interrupt; nil when idle
+}
+
+// start marks query as running and returns a channel that a SIGINT closes.
+func (i *interrupter) start(query string) <-chan struct{} {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.query = query
+	i.running = make(chan struct{})
+	return i.running
+}
+
+// end marks the backend idle again and reports whether a SIGINT cancelled
+// the statement that was running.
+func (i *interrupter) end() (interrupted bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	interrupted = i.running == nil
+	i.query, i.running = "", nil
+	return interrupted
+}
+
+// interrupt cancels the running statement and returns it; ok is false when
+// the backend was idle or the statement is already cancelled.
+func (i *interrupter) interrupt() (query string, ok bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.running == nil {
+		return "", false
+	}
+	close(i.running)
+	q := i.query
+	i.query, i.running = "", nil
+	return q, true
+}
+
+// signalChild sends sig as PostgreSQL's signal_child does: to the process,
+// then to its process group (which the backend leads since its setsid), in
+// case it has not reached setsid yet or has children of its own. It
+// returns what each kill did. A pid below 2 is never signalled: no backend
+// has one, and kill(0) or kill(-1) would reach far more than a backend.
+func signalChild(pid int, sig syscall.Signal) []string {
+	if pid < 2 {
+		return []string{fmt.Sprintf("kill(%d, %s) not sent: no backend has that pid", pid, unix.SignalName(sig))}
+	}
+	var out []string
+	for _, target := range []int{pid, -pid} {
+		res := "done"
+		if err := syscall.Kill(target, sig); err != nil {
+			res = "failed: " + errnoText(err)
+		}
+		out = append(out, fmt.Sprintf("kill(%d, %s) %s", target, unix.SignalName(sig), res))
+	}
+	return out
 }

@@ -20,8 +20,6 @@ const (
 	msgVars = "vars"
 	// msgProceed lets the child run to its next stop.
 	msgProceed = "proceed"
-	// msgCancelDone acknowledges a forwarded cancel request.
-	msgCancelDone = "cancel-done"
 )
 
 // A child's messages to the postmaster.
@@ -30,14 +28,18 @@ const (
 	msgChildStop = "child-stop"
 	// msgStartup reports what the backend sent during startup.
 	msgStartup = "startup"
-	// msgCancel forwards a CancelRequest read from the client.
+	// msgCancel reports a CancelRequest the child read from its client,
+	// checked against its copy of BackendList, and what it did about it.
 	msgCancel = "cancel"
 	// msgSignal reports a signal the backend received.
 	msgSignal = "signal"
 	// msgError reports an error that ends the backend.
 	msgError = "error"
-	// msgQuery reports a query the backend refused.
+	// msgQuery reports a query the backend refused or ran.
 	msgQuery = "query"
+	// msgRunning reports that a statement (pg_sleep) started: from now on
+	// a cancel request has something to cancel.
+	msgRunning = "running"
 )
 
 // inodeDeathPipe names the death pipe in backendVars.Inodes; the child
@@ -53,6 +55,9 @@ type backendVars struct {
 	ChildSlot     int    `json:"child_slot"`
 	CanAccept     string `json:"can_accept"`
 	DeadEnd       bool   `json:"dead_end"`
+	// BackendList is the postmaster's list at launch, head first: the
+	// copy a forked child would have, searched for a CancelRequest.
+	BackendList []walkthrough.BackendNode `json:"backend_list"`
 	// Roles maps the child's fd numbers to FD kinds.
 	Roles map[int]string `json:"roles"`
 	// Inodes maps the inode of every object the postmaster passed to its
@@ -81,6 +86,9 @@ type fromChild struct {
 	FDsBefore []walkthrough.FD   `json:"fds_before,omitempty"`
 	FDsAfter  []walkthrough.FD   `json:"fds_after,omitempty"`
 	Facts     []walkthrough.Fact `json:"facts,omitempty"`
+	// MyCancelKey and MyPMChildSlot as the child holds them.
+	MyCancelKey   int32 `json:"my_cancel_key"`
+	MyPMChildSlot int   `json:"my_pm_child_slot"`
 
 	// startup
 	User        string   `json:"user,omitempty"`
@@ -95,6 +103,17 @@ type fromChild struct {
 	TargetPID int    `json:"target_pid,omitempty"`
 	Signal    string `json:"signal,omitempty"`
 	Text      string `json:"text,omitempty"`
+
+	// cancel: whether the list held that pid with that key, what the
+	// child sent (signal_child's kill calls) and how long the list was.
+	Matched bool     `json:"matched,omitempty"`
+	Kills   []string `json:"kills,omitempty"`
+	ListLen int      `json:"list_len,omitempty"`
+
+	// query: what became of a query the backend ran ("" when refused),
+	// and the line PostgreSQL would log for it, if any.
+	Result string `json:"result,omitempty"`
+	Log    string `json:"log,omitempty"`
 }
 
 // ctlWriter writes control messages; it is safe for concurrent use.

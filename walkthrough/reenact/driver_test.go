@@ -26,9 +26,12 @@ func TestRunEveryPhase(t *testing.T) {
 		allocator string
 		structure string
 		order     string
+		initOrder string
 	}{
-		{"16.4", "malloc", "Port", "InitPostmasterChild, then ClosePostmasterPorts"},
-		{"17.1", "palloc_extended(MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild"},
+		{"16.4", "malloc", "Port", "InitPostmasterChild, then ClosePostmasterPorts",
+			"RandomCancelKey (4139), then bn->cancel_key (4148), then canAcceptConnections (4151), then dead_end (4152), then child_slot (4157-4160), then bgworker_notify (4163)"},
+		{"17.1", "palloc_extended(MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild",
+			"RandomCancelKey (3568), then canAcceptConnections (3578), then dead_end (3579), then bn->cancel_key (3580), then child_slot (3585-3588), then bgworker_notify (3591)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
@@ -53,7 +56,22 @@ func TestRunEveryPhase(t *testing.T) {
 
 			var childAlive error = errors.New("no child stop")
 			var outsideFDs []int
+			pmSocketOpen := errors.New("no registration stop")
 			evs := runAll(t, d, func(ev walkthrough.Event) {
+				if ev.Phase == walkthrough.ParentRegistration {
+					// Still inside BackendStartup: the postmaster's
+					// copy of the client socket must still be open.
+					c := d.cur
+					ino, err := inode(c.pmFD)
+					switch {
+					case err != nil:
+						pmSocketOpen = err
+					case c.nc == nil || ino != c.pmInode:
+						pmSocketOpen = fmt.Errorf("fd %d is inode %d, want the client socket's %d", c.pmFD, ino, c.pmInode)
+					default:
+						pmSocketOpen = nil
+					}
+				}
 				if ev.Phase != walkthrough.Child {
 					return
 				}
@@ -94,6 +112,12 @@ func TestRunEveryPhase(t *testing.T) {
 			if v, _ := findFact(creation.Values.Facts, "struct"); v != tt.structure {
 				t.Errorf("struct = %q, want %q", v, tt.structure)
 			}
+			if creation.Values.BackendList == nil || len(creation.Values.BackendList) != 0 {
+				t.Errorf("struct-creation backend_list = %#v, want observed and empty", creation.Values.BackendList)
+			}
+			if v, _ := findFact(init.Values.Facts, "order"); v != tt.initOrder {
+				t.Errorf("struct-init order = %q, want %q", v, tt.initOrder)
+			}
 
 			// Struct init.
 			if init.Values.CancelKey == nil || init.Values.ChildSlot == nil || init.Values.DeadEnd == nil || init.Values.Backend == nil {
@@ -123,6 +147,9 @@ func TestRunEveryPhase(t *testing.T) {
 			}
 			if childAlive != nil {
 				t.Errorf("kill(%d, 0) at the child stop: %v; want a live process", childPID, childAlive)
+			}
+			if child.Values.ForkReturn != nil {
+				t.Errorf("child stop claims fork_return %d: nothing returns from a fork in an exec'd child", *child.Values.ForkReturn)
 			}
 			if child.Values.PostmasterPID != pm {
 				t.Errorf("child's parent = %d, want %d", child.Values.PostmasterPID, pm)
@@ -164,6 +191,18 @@ func TestRunEveryPhase(t *testing.T) {
 			// Parent registration.
 			if len(reg.Values.Log) != 1 || !strings.HasPrefix(reg.Values.Log[0], fmt.Sprintf("forked new backend, pid=%d socket=", childPID)) {
 				t.Errorf("registration log = %q", reg.Values.Log)
+			}
+			if reg.Values.ForkReturn == nil || *reg.Values.ForkReturn != childPID {
+				t.Errorf("registration fork_return = %v, want %d", reg.Values.ForkReturn, childPID)
+			}
+			if reg.Values.Backend == nil || reg.Values.Backend.PID != childPID {
+				t.Errorf("registration backend = %+v, want pid %d", reg.Values.Backend, childPID)
+			}
+			if pmSocketOpen != nil {
+				t.Errorf("at the registration stop the postmaster's client socket is not open: %v", pmSocketOpen)
+			}
+			if v, _ := findFact(epi.Values.Facts, "postmaster's client socket"); !strings.Contains(v, "closed by ServerLoop after BackendStartup returned") {
+				t.Errorf("epilogue says of the postmaster's client socket %q", v)
 			}
 			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: bkendTypeNormal}
 			if !slices.Contains(reg.Values.BackendList, wantNode) {
@@ -245,6 +284,9 @@ func TestForkFailure(t *testing.T) {
 			if fork.Values.ForkReturn == nil || *fork.Values.ForkReturn != -1 || fork.Values.ChildPID != 0 {
 				t.Errorf("fork: fork_return %v child_pid %d, want -1 and none", fork.Values.ForkReturn, fork.Values.ChildPID)
 			}
+			if fail.Values.ForkReturn == nil || *fail.Values.ForkReturn != -1 || fail.Values.BackendList == nil || len(fail.Values.BackendList) != 0 {
+				t.Errorf("fork-failure: fork_return %v backend_list %#v, want -1 and an observed empty list", fail.Values.ForkReturn, fail.Values.BackendList)
+			}
 			e := fail.Values.Errno
 			if e == nil || e.Code != int(syscall.ENOENT) || e.Name != "ENOENT" || e.Message == "" {
 				t.Fatalf("errno = %+v, want ENOENT", e)
@@ -265,8 +307,8 @@ func TestForkFailure(t *testing.T) {
 			if v, _ := findFact(epi.Values.Facts, "client error"); !strings.Contains(v, wantLog) {
 				t.Errorf("client error = %q, want it to contain %q", v, wantLog)
 			}
-			if len(epi.Values.Checks) != 3 {
-				t.Errorf("checks = %+v, want 3", epi.Values.Checks)
+			if len(epi.Values.Checks) != 4 {
+				t.Errorf("checks = %+v, want 4", epi.Values.Checks)
 			}
 			for _, c := range epi.Values.Checks {
 				if !c.OK {
@@ -328,72 +370,6 @@ func TestMalformedStartupPacket(t *testing.T) {
 	}
 	if !strings.Contains(res.QueryError, queryErrorMessage) {
 		t.Errorf("query error = %q", res.QueryError)
-	}
-}
-
-// TestCancelRequest sends CancelRequests to the postmaster: a wrong key is
-// ignored, the right key makes the postmaster send SIGINT to the backend.
-func TestCancelRequest(t *testing.T) {
-	signals := make(chan int, 4)
-	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4"), WaitForClient: true},
-		func(d *Driver) { d.signalSeen = signals })
-	w := walk(d)
-	defer w.stop(t)
-
-	s := openSession(t, dialUnix(t, d))
-	w.until(t, 1, walkthrough.ParentRegistration)
-	s.ready(t)
-
-	tests := []struct {
-		name    string
-		pid     int
-		key     int32
-		log     string
-		signals int
-	}{
-		{"wrong key", s.key.PID, s.key.SecretKey + 1, fmt.Sprintf("wrong key in cancel request for process %d", s.key.PID), 0},
-		{"unknown pid", 1, s.key.SecretKey, "PID 1 in cancel request did not match any process", 0},
-		{"right key", s.key.PID, s.key.SecretKey, fmt.Sprintf("processing cancel request: sending SIGINT to process %d", s.key.PID), 1},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sendCancel(t, dialUnix(t, d), tt.pid, tt.key)
-			evs := w.until(t, i+2, walkthrough.Epilogue)
-			epi := evs[len(evs)-1]
-			if !slices.Contains(epi.Values.Log, tt.log) {
-				t.Errorf("cancel connection's log = %q, want %q", epi.Values.Log, tt.log)
-			}
-			if tt.signals == 0 {
-				// The postmaster sent no signal, so none can be on its way.
-				select {
-				case pid := <-signals:
-					t.Errorf("backend %d got a signal", pid)
-				default:
-				}
-				return
-			}
-			select {
-			case pid := <-signals:
-				if pid != s.key.PID {
-					t.Errorf("signal reached %d, want %d", pid, s.key.PID)
-				}
-			case <-timeAfter():
-				t.Fatal("the backend never reported the SIGINT")
-			}
-		})
-	}
-
-	s.terminate(t)
-	evs := w.until(t, 1, walkthrough.Epilogue)
-	epi := evs[len(evs)-1]
-	var got []string
-	for _, f := range epi.Values.Facts {
-		if f.Name == "signal received" {
-			got = append(got, f.Value)
-		}
-	}
-	if len(got) != 1 || !strings.HasPrefix(got[0], "SIGINT") {
-		t.Errorf("signals the backend reported = %q, want one SIGINT", got)
 	}
 }
 
@@ -531,21 +507,31 @@ func TestWaitForClientSays(t *testing.T) {
 	}
 }
 
-// TestDeadEnd fills the slot table: canAcceptConnections answers
-// CAC_TOOMANY, the child gets no slot and only refuses the client.
+// TestDeadEnd fills BackendList up to MaxLivePostmasterChildren:
+// canAcceptConnections counts the children and answers CAC_TOOMANY, the
+// child gets no slot (the slot table stays untouched) and only refuses the
+// client.
 func TestDeadEnd(t *testing.T) {
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4")}, func(d *Driver) {
-		for i := range d.slots {
-			d.slots[i] = true
+		for i := range d.maxChildren {
+			// Live children the mini postmaster did not start: pids above
+			// any pid_max, never signalled.
+			d.backendList = append(d.backendList, &walkthrough.BackendNode{PID: 1_000_000_000 + i, ChildSlot: i + 1, BkendType: bkendTypeNormal})
 		}
 	})
 	evs := runAll(t, d, nil)
 	if len(evs) != 6 {
 		t.Fatalf("got %d stops, want 6", len(evs))
 	}
-	init, epi := evs[1], evs[5]
+	init, reg, epi := evs[1], evs[4], evs[5]
 	if init.Values.CanAccept != "CAC_TOOMANY" || init.Values.DeadEnd == nil || !*init.Values.DeadEnd || *init.Values.ChildSlot != 0 {
 		t.Errorf("struct-init = can_accept %s dead_end %v slot %v; want CAC_TOOMANY, true, 0", init.Values.CanAccept, init.Values.DeadEnd, *init.Values.ChildSlot)
+	}
+	if n := d.slotsInUse(); n != 0 {
+		t.Errorf("%d slots taken: a dead-end child must get none", n)
+	}
+	if head := reg.Values.BackendList[0]; !head.DeadEnd || head.ChildSlot != 0 || head.PID != reg.Values.ChildPID {
+		t.Errorf("registered %+v, want a dead-end record with slot 0 for pid %d", head, reg.Values.ChildPID)
 	}
 	if epi.Values.ClientBackendKey != nil {
 		t.Errorf("a dead-end backend sent BackendKeyData %+v", epi.Values.ClientBackendKey)

@@ -180,3 +180,22 @@ func kindsOf(fds []walkthrough.FD) map[string]int {
 	}
 	return m
 }
+
+// untilEpilogues returns the stops up to and including the epilogues of
+// every connection in ns, whatever their order.
+func (w *walker) untilEpilogues(t testing.TB, ns ...int) []walkthrough.Event {
+	t.Helper()
+	left := map[int]bool{}
+	for _, n := range ns {
+		left[n] = true
+	}
+	var evs []walkthrough.Event
+	for len(left) > 0 {
+		ev := w.next(t)
+		evs = append(evs, ev)
+		if ev.Phase == walkthrough.Epilogue {
+			delete(left, ev.Connection)
+		}
+	}
+	return evs
+}

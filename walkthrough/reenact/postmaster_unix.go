@@ -55,10 +55,16 @@ type conn struct {
 	n       int
 	nc      net.Conn // the postmaster's copy of the client socket; nil once closed
 	pmFD    int
-	via     string
-	peer    string
-	peerPID int
-	own     bool
+	pmInode uint64 // the client socket's inode, to tell a reused fd number apart
+	// pmClose says how the postmaster's copy was closed after
+	// BackendStartup returned; pmClosedOK is true when fd pmFD no longer
+	// refers to the client socket afterwards.
+	pmClose    string
+	pmClosedOK bool
+	via        string
+	peer       string
+	peerPID    int
+	own        bool
 
 	node      walkthrough.BackendNode
 	canAccept string
@@ -77,13 +83,18 @@ type conn struct {
 	stderrDone chan struct{}
 	forkErr    error
 	errno      syscall.Errno
+	// listAtLaunch is the length of the BackendList copy sent to the child.
+	listAtLaunch int
 
 	// Recorded by the control reader, under Driver.mu.
 	startup *fromChild
 	errs    []string
-	queries []string
+	queries []walkthrough.Fact
 	signals []string
 	logs    []string
+	// cancel is the CancelRequest the child read, when the startup packet
+	// was one.
+	cancel *fromChild
 }
 
 // Start creates the mini postmaster: a private directory, the TCP and Unix
@@ -235,8 +246,10 @@ func (d *Driver) step(ctx context.Context) (walkthrough.Event, error) {
 			d.cur = nil
 			return d.failureEpilogue(ctx, c)
 		case stageRelease:
-			// The child goes on to BackendInitialize and serves its
-			// client; the postmaster goes back to its loop.
+			// BackendStartup returns: ServerLoop closes the postmaster's
+			// copy of the client socket and goes back to waiting; the
+			// child goes on to BackendInitialize and serves its client.
+			d.closeClientSocket(c)
 			if err := c.ctlW.send(toChild{Type: msgProceed}); err != nil {
 				return walkthrough.Event{}, fmt.Errorf("reenact: release backend %d: %w", c.pid, err)
 			}
@@ -300,11 +313,16 @@ func (d *Driver) event(c *conn, phase walkthrough.PhaseID, proc walkthrough.Proc
 func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 	d.walked++
 	c := &conn{n: d.walked, nc: a.nc, via: a.via, own: !d.opts.WaitForClient, pmFD: -1}
-	_ = withFD(a.nc.(syscall.Conn), func(fd int) error { c.pmFD = fd; return nil })
+	_ = withFD(a.nc.(syscall.Conn), func(fd int) error {
+		c.pmFD = fd
+		c.pmInode, _ = inode(fd)
+		return nil
+	})
 	c.peer = a.nc.RemoteAddr().String()
 	c.peerPID = peerPID(a.nc)
 	d.mu.Lock()
 	d.all = append(d.all, c)
+	list := d.backendListSnapshot()
 	d.mu.Unlock()
 	d.cur = c
 	c.next = walkthrough.StructInit
@@ -313,6 +331,7 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 	ev := d.event(c, walkthrough.StructCreation, walkthrough.Postmaster, pm,
 		fmt.Sprintf("BackendStartup(%s): the Backend record was just allocated with %s", d.fl.connArg(), d.fl.allocator))
 	ev.Values.PostmasterPID = pm
+	ev.Values.BackendList = list
 	ev.Values.Facts = []walkthrough.Fact{
 		{Name: "allocator", Value: d.fl.allocator},
 		{Name: "struct", Value: d.fl.connStruct},
@@ -321,30 +340,68 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 		{Name: "listen sockets", Value: d.describeListeners()},
 		{Name: "death pipe", Value: fmt.Sprintf("read end fd %d, write end fd %d", d.death[0], d.death[1])},
 		{Name: "Backend fields", Value: "not set yet: the allocator does not zero them"},
+		{Name: "startup packet", Value: "not read by the postmaster: whether this is a session or a CancelRequest, only the child will find out"},
 	}
 	return ev, nil
 }
 
+// structInit fills the Backend record in the release's order: the cancel
+// key, the accept decision (from a count of children, as
+// canAcceptConnections makes it), dead_end, and a child slot only when the
+// answer was CAC_OK.
 func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return walkthrough.Event{}, fmt.Errorf("reenact: could not generate random cancel key: %w", err)
+	var (
+		key      int32
+		children int
+		slot     int
+		order    []string
+	)
+	c.node = walkthrough.BackendNode{}
+	for _, step := range d.fl.initSteps() {
+		switch step {
+		case initRandomKey:
+			var b [4]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return walkthrough.Event{}, fmt.Errorf("reenact: could not generate random cancel key: %w", err)
+			}
+			key = int32(binary.BigEndian.Uint32(b[:]))
+		case initCancelKey:
+			c.node.CancelKey = key
+		case initCanAccept:
+			d.mu.Lock()
+			c.canAccept, children = d.canAcceptConnections()
+			d.mu.Unlock()
+		case initDeadEnd:
+			c.node.DeadEnd = c.canAccept != "CAC_OK"
+		case initSlot:
+			if !c.node.DeadEnd {
+				d.mu.Lock()
+				slot = d.assignSlot()
+				d.mu.Unlock()
+				if slot == 0 {
+					// PostgreSQL: elog(FATAL) in the postmaster. The
+					// count above makes this unreachable.
+					return walkthrough.Event{}, errors.New("reenact: no free slots in PMChildFlags array")
+				}
+			}
+			c.node.ChildSlot = slot
+		case initBgworker:
+			c.node.BgworkerNotify = false
+		}
+		order = append(order, fmt.Sprintf("%s (%s)", step, d.fl.initLines[step]))
 	}
-	key := int32(binary.BigEndian.Uint32(b[:]))
 	d.mu.Lock()
-	slot := d.assignSlot()
 	inUse := d.slotsInUse()
 	d.mu.Unlock()
-	c.canAccept = "CAC_OK"
-	if slot == 0 {
-		c.canAccept = "CAC_TOOMANY"
-	}
-	c.node = walkthrough.BackendNode{CancelKey: key, ChildSlot: slot, DeadEnd: slot == 0, BgworkerNotify: false}
 	c.next = walkthrough.Fork
 
 	pm := os.Getpid()
 	ev := d.event(c, walkthrough.StructInit, walkthrough.Postmaster, pm, "BackendStartup: after bgworker_notify = false, just before the fork")
 	node := c.node
+	cmp := "<"
+	if children >= d.maxChildren {
+		cmp = ">="
+	}
 	ev.Values = walkthrough.Values{
 		PostmasterPID: pm,
 		CancelKey:     walkthrough.Int32(key),
@@ -353,13 +410,19 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 		ChildSlot:     walkthrough.Int(slot),
 		Backend:       &node,
 		Facts: []walkthrough.Fact{
+			{Name: "order", Value: strings.Join(order, ", then ")},
 			{Name: "cancel key source", Value: "crypto/rand (the OS CSPRNG): 4 bytes read as an int32, as RandomCancelKey does with pg_strong_random"},
-			{Name: "canAcceptConnections", Value: fmt.Sprintf("%s = %s (the mini postmaster is always in PM_RUN; only a full slot table refuses)", d.fl.canAcceptField, c.canAccept)},
-			{Name: "slot table", Value: fmt.Sprintf("%d of %d slots in use; AssignPostmasterChildSlot scans down from the slot it assigned last", inUse, slotCount)},
+			{Name: "canAcceptConnections", Value: fmt.Sprintf("%s = %s: CountChildren(BACKEND_TYPE_ALL) = %d %s MaxLivePostmasterChildren() = %d (dead-end children are not counted; the mini postmaster is always in PM_RUN)",
+				d.fl.canAcceptField, c.canAccept, children, cmp, d.maxChildren)},
 		},
 	}
-	if slot == 0 {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "dead end", Value: "no free slot: the child will only tell the client \"sorry, too many clients already\""})
+	if c.node.DeadEnd {
+		ev.Values.Facts = append(ev.Values.Facts,
+			walkthrough.Fact{Name: "child slot", Value: fmt.Sprintf("none assigned (0): a dead-end child gets no slot; %d of %d slots in use", inUse, len(d.slots))},
+			walkthrough.Fact{Name: "dead end", Value: "the child will only tell the client \"sorry, too many clients already\""})
+	} else {
+		ev.Values.Facts = append(ev.Values.Facts,
+			walkthrough.Fact{Name: "child slot", Value: fmt.Sprintf("%d, from AssignPostmasterChildSlot, which scans down from the slot it assigned last; %d of %d slots in use", slot, inUse, len(d.slots))})
 	}
 	return ev, nil
 }
@@ -403,7 +466,8 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 			{Name: "why exec", Value: "Go cannot fork without exec; PostgreSQL starts backends the same way on Windows and in EXEC_BACKEND builds (" + d.fl.launch + ")"},
 			{Name: "passed to the child", Value: fmt.Sprintf("fd %d TCP listen socket, fd %d Unix listen socket, fd %d/%d death pipe read/write ends, fd %d client socket, fd %d pgwalk control channel",
 				childFDTCP, childFDUnix, childFDDeathRead, childFDDeathWrite, childFDClient, childFDControl)},
-			{Name: "backend variables", Value: "cancel key, slot and fd numbers sent over the control channel; EXEC_BACKEND writes them to a backend_var file that the child reads back"},
+			{Name: "backend variables", Value: fmt.Sprintf("MyCancelKey, MyPMChildSlot and the fd numbers are sent over the control channel; EXEC_BACKEND writes them to a backend_var file that the child reads back (%s); a forked child has them in its copy of the postmaster's memory", d.fl.paramFile)},
+			{Name: "BackendList copy", Value: fmt.Sprintf("the child is also sent BackendList as it is now (%s): the copy a forked child has of it, which the child searches if its startup packet is a CancelRequest (an EXEC_BACKEND child searches ShmemBackendArray in shared memory instead, which the postmaster keeps current)", entries(c.listAtLaunch))},
 			{Name: "Backend.pid", Value: "still 0: the postmaster fills it in at registration"},
 			{Name: "child state", Value: fmt.Sprintf("process %d is running and waits on its control channel before its first step", c.pid)},
 		},
@@ -546,13 +610,25 @@ func (d *Driver) launch(c *conn) error {
 		childFDDeathRead: walkthrough.FDDeathPipeRead, childFDDeathWrite: walkthrough.FDDeathPipeWrite,
 		childFDClient: walkthrough.FDClientSocket, childFDControl: walkthrough.FDDriverChannel,
 	}
+	// A forked child has a copy of BackendList as it was at the fork, and
+	// processCancelRequest searches that copy: the exec'd child cannot
+	// inherit memory, so it is sent a snapshot of the list taken now, with
+	// the other variables. (An EXEC_BACKEND build does not copy the list:
+	// its children search ShmemBackendArray, which lives in shared memory
+	// and which the postmaster keeps current; the snapshot follows the
+	// fork build, the one the notes describe.)
+	d.mu.Lock()
+	list := d.backendListSnapshot()
+	d.mu.Unlock()
+	c.listAtLaunch = len(list)
 	// Like internal_forkexec's backend_var file, the variables are written
 	// before the child needs them; it reads them on its own.
 	if err := c.ctlW.send(toChild{Type: msgVars, Vars: &backendVars{
 		Version: d.fl.version, PostmasterPID: os.Getpid(),
 		CancelKey: c.node.CancelKey, ChildSlot: c.node.ChildSlot,
 		CanAccept: c.canAccept, DeadEnd: c.node.DeadEnd,
-		Roles: roles, Inodes: inodes, Inherited: inheritableFDs(childFDControl + 1),
+		BackendList: list,
+		Roles:       roles, Inodes: inodes, Inherited: inheritableFDs(childFDControl + 1),
 	}}); err != nil {
 		// The child is gone already; the next stop reports how it ended.
 		return nil
@@ -596,10 +672,15 @@ func (d *Driver) readControl(c *conn) {
 			c.startup = &m
 			d.mu.Unlock()
 		case msgCancel:
-			d.processCancel(c, m)
-			if err := c.ctlW.send(toChild{Type: msgCancelDone}); err != nil {
-				return
+			// The child read a CancelRequest, searched its copy of
+			// BackendList and, on a match, signalled the backend
+			// itself: the postmaster only hears about it.
+			d.mu.Lock()
+			c.cancel = &m
+			if m.Text != "" {
+				c.logs = append(c.logs, m.Text)
 			}
+			d.mu.Unlock()
 		case msgSignal:
 			d.mu.Lock()
 			c.signals = append(c.signals, m.Signal+": "+m.Text)
@@ -610,53 +691,27 @@ func (d *Driver) readControl(c *conn) {
 				default:
 				}
 			}
+		case msgRunning:
+			if d.queryRunning != nil {
+				select {
+				case d.queryRunning <- c.pid:
+				default:
+				}
+			}
 		case msgError:
 			d.mu.Lock()
 			c.errs = append(c.errs, m.Text)
 			d.mu.Unlock()
 		case msgQuery:
-			d.mu.Lock()
-			c.queries = append(c.queries, m.Text)
-			d.mu.Unlock()
-		}
-	}
-}
-
-// processCancel does what processCancelRequest does for a CancelRequest
-// that the child of c read: find the backend by pid in BackendList and, if
-// the key matches, send it SIGINT. Under EXEC_BACKEND the child cannot see
-// the postmaster's list and searches a copy in shared memory; here the
-// child asks the postmaster over its control channel.
-func (d *Driver) processCancel(c *conn, m fromChild) {
-	d.mu.Lock()
-	var target *walkthrough.BackendNode
-	for _, bn := range d.backendList {
-		if bn.PID == m.TargetPID {
-			target = bn
-			break
-		}
-	}
-	var proc *os.Process
-	var line string
-	switch {
-	case target == nil:
-		line = fmt.Sprintf("PID %d in cancel request did not match any process", m.TargetPID)
-	case target.CancelKey == m.Key:
-		line = fmt.Sprintf("processing cancel request: sending SIGINT to process %d", m.TargetPID)
-		for _, other := range d.all {
-			if other.pid == m.TargetPID && other.proc != nil {
-				proc = other.proc
+			f := walkthrough.Fact{Name: "query refused", Value: m.Text}
+			if m.Result != "" {
+				f = walkthrough.Fact{Name: "query", Value: strconv.Quote(m.Text) + ": " + m.Result}
 			}
-		}
-	default:
-		line = fmt.Sprintf("wrong key in cancel request for process %d", m.TargetPID)
-	}
-	c.logs = append(c.logs, line)
-	d.mu.Unlock()
-	if proc != nil {
-		if err := proc.Signal(syscall.SIGINT); err != nil {
 			d.mu.Lock()
-			c.logs = append(c.logs, fmt.Sprintf("could not send SIGINT to process %d: %v", m.TargetPID, err))
+			c.queries = append(c.queries, f)
+			if m.Log != "" {
+				c.logs = append(c.logs, m.Log)
+			}
 			d.mu.Unlock()
 		}
 	}
@@ -679,17 +734,22 @@ func (d *Driver) childStop(ctx context.Context, c *conn) (walkthrough.Event, err
 	order := strings.Join(m.Steps, ", then ")
 	ev := d.event(c, walkthrough.Child, walkthrough.Backend, m.PID,
 		fmt.Sprintf("in the child, after %s; before %s", order, d.fl.backendMain))
+	// cancel_key and child_slot as the child has them (MyCancelKey,
+	// MyPMChildSlot), not as the postmaster set them. fork_return stays
+	// unset: nothing returns from a fork in an exec'd child.
 	ev.Values = walkthrough.Values{
 		PostmasterPID: m.PPID,
 		ChildPID:      m.PID,
-		CancelKey:     walkthrough.Int32(c.node.CancelKey),
-		ChildSlot:     walkthrough.Int(c.node.ChildSlot),
+		CancelKey:     walkthrough.Int32(m.MyCancelKey),
+		ChildSlot:     walkthrough.Int(m.MyPMChildSlot),
 		FDsBefore:     m.FDsBefore,
 		FDsAfter:      m.FDsAfter,
 		ClosedFDs:     closedFDs(m.FDsBefore, m.FDsAfter),
 	}
 	facts := []walkthrough.Fact{
 		{Name: "order", Value: order},
+		{Name: "which path", Value: "the launch is EXEC_BACKEND's (fork+exec, variables passed by the parent); the order of the two steps is " + d.fl.childPath},
+		{Name: "MyCancelKey, MyPMChildSlot", Value: fmt.Sprintf("received over the control channel before the first step, as an EXEC_BACKEND child reads them from its parameter file (%s); a forked child has them in its copy of the postmaster's memory", d.fl.paramFile)},
 		{Name: "fork return in the child", Value: "none: an exec'd child starts in main (SubPostmasterMain under EXEC_BACKEND), not at fork's return"},
 		{Name: "parent", Value: fmt.Sprintf("getppid() = %d", m.PPID)},
 	}
@@ -727,10 +787,9 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 	d.backendList = append([]*walkthrough.BackendNode{&c.node}, d.backendList...)
 	list := d.backendListSnapshot()
 	d.mu.Unlock()
-	// The postmaster has no more use for the client socket: the child has
-	// its own copy.
-	c.nc.Close()
-	c.nc = nil
+	// The postmaster still holds its copy of the client socket: ServerLoop
+	// closes it once BackendStartup has returned (closeClientSocket, at the
+	// next step).
 	c.next = stageRelease
 
 	node := c.node
@@ -738,15 +797,34 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 	ev.Values = walkthrough.Values{
 		PostmasterPID: pm,
 		ChildPID:      c.pid,
-		Backend:       &node,
-		BackendList:   list,
-		Log:           []string{line},
+		// Still the pid variable BackendStartup got from the launch.
+		ForkReturn:  walkthrough.Int(c.pid),
+		Backend:     &node,
+		BackendList: list,
+		Log:         []string{line},
 		Facts: []walkthrough.Fact{
-			{Name: "client socket", Value: fmt.Sprintf("the postmaster closed its copy (fd %d); the child keeps its own", c.pmFD)},
+			{Name: "client socket", Value: fmt.Sprintf("fd %d is still open in the postmaster: BackendStartup has not returned yet; ServerLoop closes it after the return (%s), and the closing check reports it", c.pmFD, d.fl.serverLoopClose)},
 			{Name: "child state", Value: "waiting before BackendInitialize; it reads the startup packet next"},
 		},
 	}
 	return ev, nil
+}
+
+// closeClientSocket closes the postmaster's copy of c's client socket, as
+// ServerLoop does after BackendStartup returns, and checks that fd pmFD no
+// longer refers to that socket (a later accept may reuse the number).
+func (d *Driver) closeClientSocket(c *conn) {
+	if c.nc == nil {
+		return
+	}
+	err := c.nc.Close()
+	c.nc = nil
+	ino, ferr := inode(c.pmFD)
+	c.pmClosedOK = err == nil && (ferr != nil || ino != c.pmInode)
+	c.pmClose = fmt.Sprintf("fd %d closed by ServerLoop after BackendStartup returned (%s)", c.pmFD, d.fl.serverLoopClose)
+	if err != nil {
+		c.pmClose = fmt.Sprintf("fd %d: close failed: %v", c.pmFD, err)
+	}
 }
 
 // backendListSnapshot copies BackendList, head first. Call with d.mu held.
@@ -777,28 +855,33 @@ func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 	if err := be.Flush(); err != nil {
 		sent = "nothing: " + err.Error()
 	}
-	c.nc.Close()
-	c.nc = nil
+	d.mu.Lock()
+	list := d.backendListSnapshot()
+	d.mu.Unlock()
 	c.next = walkthrough.Epilogue
 
 	ev := d.event(c, walkthrough.ForkFailure, walkthrough.Postmaster, pm, "BackendStartup: the launch failed (pid < 0)")
 	ev.Values = walkthrough.Values{
 		PostmasterPID: pm,
+		ForkReturn:    walkthrough.Int(-1),
 		ChildSlot:     walkthrough.Int(c.node.ChildSlot),
 		Errno:         errnoValue(c.errno),
+		BackendList:   list,
 		Log:           []string{msg},
 		Facts: []walkthrough.Fact{
 			{Name: "slot released", Value: fmt.Sprintf("slot %d is free again: %t", c.node.ChildSlot, released)},
 			{Name: "Backend record", Value: "given back with " + d.fl.release},
 			{Name: "sent to client", Value: sent},
 			{Name: "wire format", Value: "PostgreSQL writes this text as an old-style 'E' packet without SQLSTATE; pgwalk sends it as a v3 ErrorResponse"},
-			{Name: "client socket", Value: fmt.Sprintf("closed by the postmaster (fd %d)", c.pmFD)},
+			{Name: "client socket", Value: fmt.Sprintf("fd %d is still open: BackendStartup returns STATUS_ERROR next, and ServerLoop closes the socket after the return (%s)", c.pmFD, d.fl.serverLoopClose)},
 		},
 	}
 	return ev, nil
 }
 
 func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Event, error) {
+	// BackendStartup has returned: ServerLoop closes the client socket.
+	d.closeClientSocket(c)
 	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, "after the fork failure")
 	msg := "could not fork new process for connection: " + strerror(c.errno)
 	d.mu.Lock()
@@ -808,9 +891,11 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 	ev.Values.PostmasterPID = os.Getpid()
 	ev.Values.Errno = errnoValue(c.errno)
 	ev.Values.BackendList = list
+	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "postmaster's client socket", Value: c.pmClose})
 	ev.Values.Checks = append(ev.Values.Checks,
 		walkthrough.Check{Name: "child slot released", OK: slotFree, Detail: fmt.Sprintf("slot %d", c.node.ChildSlot)},
 		walkthrough.Check{Name: "no Backend registered", OK: len(list) == 0 || !containsKey(list, c.node.CancelKey), Detail: fmt.Sprintf("BackendList has %d entries", len(list))},
+		walkthrough.Check{Name: "postmaster closed its client socket", OK: c.pmClosedOK, Detail: c.pmClose},
 	)
 	if c.own {
 		res, err := d.ownResult(ctx)
@@ -906,7 +991,7 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 	}
 	list := d.backendListSnapshot()
 	slotFree := c.node.DeadEnd || !d.slots[c.node.ChildSlot-1]
-	startup, errs, queries, signals, logs := c.startup, c.errs, c.queries, c.signals, c.logs
+	startup, errs, queries, signals, logs, cancel := c.startup, c.errs, c.queries, c.signals, c.logs, c.cancel
 	d.mu.Unlock()
 
 	exitCode := -1
@@ -969,9 +1054,10 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 				walkthrough.Fact{Name: "startup packet", Value: fmt.Sprintf("user=%s database=%s application_name=%s protocol %s", startup.User, startup.Database, startup.Application, startup.Protocol)},
 			)
 		}
-		for _, q := range queries {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "query refused", Value: q})
-		}
+		ev.Values.Facts = append(ev.Values.Facts, queries...)
+	}
+	if cancel != nil {
+		d.cancelValues(&ev, c, cancel)
 	}
 	for _, s := range signals {
 		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "signal received", Value: s})
@@ -992,13 +1078,45 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 	} else {
 		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "BackendKeyData", Value: "none sent: the backend ended before a session started"})
 	}
+	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "postmaster's client socket", Value: c.pmClose})
 	ev.Values.Checks = append(ev.Values.Checks,
+		walkthrough.Check{Name: "postmaster closed its client socket", OK: c.pmClosedOK, Detail: c.pmClose},
 		walkthrough.Check{Name: "child reaped", OK: c.exitState != nil && errors.Is(killErr, syscall.ESRCH),
 			Detail: fmt.Sprintf("wait: pid %d %s; kill(%d, 0): %s", c.pid, status, c.pid, errnoText(killErr))},
 		walkthrough.Check{Name: "removed from BackendList", OK: !containsPID(list, c.pid), Detail: fmt.Sprintf("BackendList has %d entries", len(list))},
 		walkthrough.Check{Name: "child slot released", OK: slotFree, Detail: fmt.Sprintf("slot %d", c.node.ChildSlot)},
 	)
 	return ev, nil
+}
+
+// cancelValues adds to ev what c's child reported about the CancelRequest
+// it read: PostgreSQL's processCancelRequest runs in that child, not in the
+// postmaster, and the child sends the SIGINT itself.
+func (d *Driver) cancelValues(ev *walkthrough.Event, c *conn, m *fromChild) {
+	ev.Values.CancelRequest = &walkthrough.CancelRequest{PID: m.TargetPID, Matched: m.Matched, CheckedByPID: m.PID}
+	signalled := "nothing: no Backend on the list had that pid and that key"
+	if len(m.Kills) > 0 {
+		signalled = "signal_child (" + d.fl.signalChild + "): " + strings.Join(m.Kills, "; ")
+	}
+	ev.Values.Facts = append(ev.Values.Facts,
+		walkthrough.Fact{Name: "startup packet", Value: fmt.Sprintf("a CancelRequest for pid %d, read by the child, process %d, in %s", m.TargetPID, m.PID, d.fl.cancelCheck)},
+		walkthrough.Fact{Name: "list searched", Value: fmt.Sprintf("the child's copy of BackendList, taken when it was launched (%s), as a forked child searches the copy it got at the fork", entries(m.ListLen))},
+		walkthrough.Fact{Name: "signalled", Value: signalled},
+		walkthrough.Fact{Name: "postmaster's part", Value: "none beyond BackendStartup: it never read the packet; for it this was an ordinary connection, walked through every phase"},
+	)
+	pm := os.Getpid()
+	ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{
+		Name: "cancel request checked by this connection's child", OK: m.PID == c.pid && m.PID != pm,
+		Detail: fmt.Sprintf("checked by pid %d; the connection's child is %d, the postmaster %d", m.PID, c.pid, pm),
+	})
+}
+
+// entries says how many entries a list has, in words.
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 func containsPID(list []walkthrough.BackendNode, pid int) bool {

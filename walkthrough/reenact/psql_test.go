@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -103,5 +105,72 @@ func TestPsqlSeesForkFailure(t *testing.T) {
 	}
 	if !slices.Equal(phases, []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.ForkFailure, walkthrough.Epilogue}) {
 		t.Errorf("phases = %v", phases)
+	}
+}
+
+// TestPsqlCancel runs `psql -c 'select pg_sleep(3600)'` and interrupts it
+// as Ctrl-C does: psql sends a CancelRequest on a new connection, which is
+// walked like any other; that connection's child finds psql's backend in
+// its copy of BackendList and signals it, and psql reports the statement
+// cancelled.
+func TestPsqlCancel(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("psql is not installed (Debian: apt-get install postgresql-client)")
+	}
+	for _, name := range []string{"16.4", "17.1"} {
+		t.Run(name, func(t *testing.T) {
+			running := make(chan int, 2)
+			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), WaitForClient: true},
+				func(d *Driver) { d.queryRunning = running })
+			w := walk(d)
+			defer w.stop(t)
+
+			ctx, cancel := context.WithTimeout(context.Background(), safety)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, psql, "-X", "-h", d.SocketDir(), "-p", strconv.Itoa(d.Port()), "-U", "postgres", "-d", "postgres", "-c", "select pg_sleep(3600)")
+			cmd.Env = append(cmd.Environ(), "PGCONNECT_TIMEOUT=60")
+			var out, errOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			runErr := make(chan error, 1)
+			go func() { runErr <- cmd.Wait() }()
+
+			evs := w.until(t, 1, walkthrough.Fork)
+			backend := evs[len(evs)-1].Values.ChildPID
+			waitPID(t, running, backend, "psql's pg_sleep running")
+			// What psql does on Ctrl-C: its SIGINT handler sends the
+			// CancelRequest.
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			// psql's own connection may end before the cancel connection's
+			// child is reaped, or after.
+			evs = w.untilEpilogues(t, 1, 2)
+			stops := stopsOf(evs, 2)
+			if len(stops) != len(allPhases) {
+				t.Errorf("the cancel connection had %d stops, want %d", len(stops), len(allPhases))
+			}
+			epi := stops[len(stops)-1]
+			want := walkthrough.CancelRequest{PID: backend, Matched: true, CheckedByPID: stops[2].Values.ChildPID}
+			if cr := epi.Values.CancelRequest; cr == nil || *cr != want || cr.CheckedByPID == os.Getpid() {
+				t.Errorf("cancel_request = %+v, want %+v (postmaster %d)", cr, want, os.Getpid())
+			}
+			err := <-runErr
+			if err == nil {
+				t.Errorf("psql succeeded, want the cancelled statement's error")
+			}
+			if want := "canceling statement due to user request"; !strings.Contains(errOut.String(), want) {
+				t.Errorf("psql's stderr %q lacks %q", errOut.String(), want)
+			}
+			t.Logf("psql stdout:\n%s\npsql stderr:\n%s", &out, &errOut)
+			first := stopsOf(evs, 1)
+			v := first[len(first)-1].Values
+			if q := factsNamed(v.Facts, "query"); len(q) != 1 || !strings.HasPrefix(q[0], `"select pg_sleep(3600)": cancelled by SIGINT`) {
+				t.Errorf("queries = %q", q)
+			}
+		})
 	}
 }

@@ -32,8 +32,10 @@ import (
 // ChildMain with the arguments that follow ChildCommand.
 const ChildCommand = "__reenact-backend"
 
-// slotCount is the size of the mini postmaster's child-slot table
-// (PostgreSQL sizes its table from max_connections and related settings).
+// slotCount is the mini postmaster's MaxLivePostmasterChildren(): the
+// too-many-children limit of canAcceptConnections and the size of the
+// child-slot table, one number for both as in PostgreSQL (which computes it
+// from max_connections and related settings).
 const slotCount = 16
 
 // bkendTypeNormal is what registration stores in Backend.bkend_type.
@@ -69,7 +71,10 @@ type Driver struct {
 	// the slot table and the per-connection records.
 	mu          sync.Mutex
 	backendList []*walkthrough.BackendNode // head first
-	slots       [slotCount]bool
+	// maxChildren is MaxLivePostmasterChildren(): len(slots) and the
+	// limit canAcceptConnections compares CountChildren with.
+	maxChildren int
+	slots       []bool
 	nextSlot    int
 	all         []*conn
 
@@ -85,14 +90,19 @@ type Driver struct {
 	// signalSeen, when set (tests), receives the pid of every backend that
 	// reports a SIGINT.
 	signalSeen chan int
+	// queryRunning, when set (tests), receives the pid of every backend
+	// that reports a statement running (pg_sleep).
+	queryRunning chan int
 }
 
 // New returns a re-enactment driver for opts. Nothing happens until Start.
 func New(opts walkthrough.DriverOptions) *Driver {
 	return &Driver{
-		opts:  opts,
-		fl:    flavorFor(opts.Version),
-		death: [2]int{-1, -1},
+		opts:        opts,
+		fl:          flavorFor(opts.Version),
+		death:       [2]int{-1, -1},
+		maxChildren: slotCount,
+		slots:       make([]bool, slotCount),
 	}
 }
 

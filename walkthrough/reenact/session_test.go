@@ -126,3 +126,55 @@ func TestClientReadsErrorAfterFailedSend(t *testing.T) {
 		t.Errorf("client result = %+v, want the server's error and no client error", res)
 	}
 }
+
+// query sends one simple Query and does not wait for the answer.
+func (s *session) query(t testing.TB, q string) {
+	t.Helper()
+	s.fe.Send(&pgproto3.Query{String: q})
+	if err := s.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads up to ReadyForQuery and returns the names of the messages
+// and the SQLSTATE of each ErrorResponse.
+func (s *session) answer(t testing.TB) (names, codes []string) {
+	t.Helper()
+	if err := s.nc.SetReadDeadline(time.Now().Add(safety)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := s.fe.Receive()
+		if err != nil {
+			t.Fatalf("session: reading the answer after %v: %v", names, err)
+		}
+		names = append(names, messageName(msg))
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			codes = append(codes, m.Code+" "+m.Message)
+		case *pgproto3.ReadyForQuery:
+			return names, codes
+		}
+	}
+}
+
+// refused reads the answer to the startup packet of a connection that
+// must be refused and returns the FATAL error's SQLSTATE and message.
+func (s *session) refused(t testing.TB) string {
+	t.Helper()
+	if err := s.nc.SetReadDeadline(time.Now().Add(safety)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := s.fe.Receive()
+		if err != nil {
+			t.Fatalf("session: %v", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			return m.Code + " " + m.Message
+		case *pgproto3.ReadyForQuery:
+			t.Fatal("session: the connection was accepted, want a refusal")
+		}
+	}
+}

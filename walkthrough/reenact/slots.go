@@ -2,15 +2,41 @@ package reenact
 
 import "github.com/pgwalk/pgwalk/walkthrough"
 
+// countChildren counts the children on BackendList that are not dead
+// ends, as CountChildren(BACKEND_TYPE_ALL) does. Call with d.mu held.
+func (d *Driver) countChildren() int {
+	n := 0
+	for _, bn := range d.backendList {
+		if !bn.DeadEnd {
+			n++
+		}
+	}
+	return n
+}
+
+// canAcceptConnections answers as PostgreSQL's canAcceptConnections does
+// for a normal connection on a server in PM_RUN: CAC_TOOMANY when
+// CountChildren reaches MaxLivePostmasterChildren, CAC_OK otherwise. It
+// also returns the count it compared. Call with d.mu held.
+func (d *Driver) canAcceptConnections() (string, int) {
+	n := d.countChildren()
+	if n >= d.maxChildren {
+		return "CAC_TOOMANY", n
+	}
+	return "CAC_OK", n
+}
+
 // assignSlot takes a free slot as AssignPostmasterChildSlot does (scanning
 // down from the last slot assigned) and returns its number (1..N), or 0
-// when the table is full. Call with d.mu held.
+// when the table is full, which canAcceptConnections rules out (PostgreSQL
+// ends the postmaster with "no free slots in PMChildFlags array" then).
+// Call with d.mu held.
 func (d *Driver) assignSlot() int {
 	slot := d.nextSlot
-	for n := slotCount; n > 0; n-- {
+	for n := len(d.slots); n > 0; n-- {
 		slot--
 		if slot < 0 {
-			slot = slotCount - 1
+			slot = len(d.slots) - 1
 		}
 		if !d.slots[slot] {
 			d.slots[slot] = true
@@ -23,7 +49,7 @@ func (d *Driver) assignSlot() int {
 
 // releaseSlot frees slot (1..N). Call with d.mu held.
 func (d *Driver) releaseSlot(slot int) {
-	if slot > 0 && slot <= slotCount {
+	if slot > 0 && slot <= len(d.slots) {
 		d.slots[slot-1] = false
 	}
 }
