@@ -120,6 +120,9 @@ type ChildPath struct {
 	// SetsSlot is true when the child sets MyPMChildSlot itself instead of
 	// inheriting the postmaster's value.
 	SetsSlot bool `yaml:"sets_slot"`
+	// ForkExec forks and execs the child in an EXEC_BACKEND build:
+	// "internal_forkexec".
+	ForkExec string `yaml:"forkexec"`
 	// Exec is how an EXEC_BACKEND build runs the new backend.
 	Exec string `yaml:"exec"`
 }

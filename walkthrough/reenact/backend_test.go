@@ -32,7 +32,7 @@ func serve(t *testing.T, vars backendVars) *served {
 		report: func(m fromChild) error { s.reports <- m; return nil },
 		cancel: func(pid int, key int32) error { s.cancels <- [2]int64{int64(pid), int64(key)}; return nil },
 	}
-	fl := flavorFor(walkthrough.Version{Name: "17.1", Major: 17})
+	fl := flavorFor(walkthrough.Version{Name: "17.1"})
 	go func() {
 		defer server.Close()
 		s.code <- serveBackend(server, vars, fl, 4242, hooks)

@@ -27,8 +27,8 @@ func TestRunEveryPhase(t *testing.T) {
 		structure string
 		order     string
 	}{
-		{"16.4", "malloc", "Port", "InitPostmasterChild, then ClosePostmasterPorts"},
-		{"17.1", "palloc_extended(MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild"},
+		{"16.4", "malloc(sizeof(Backend))", "Port", "InitPostmasterChild, then ClosePostmasterPorts"},
+		{"17.1", "palloc_extended(sizeof(Backend), MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestRunEveryPhase(t *testing.T) {
 			if len(reg.Values.Log) != 1 || !strings.HasPrefix(reg.Values.Log[0], fmt.Sprintf("forked new backend, pid=%d socket=", childPID)) {
 				t.Errorf("registration log = %q", reg.Values.Log)
 			}
-			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: bkendTypeNormal}
+			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: "BACKEND_TYPE_NORMAL"}
 			if !slices.Contains(reg.Values.BackendList, wantNode) {
 				t.Errorf("BackendList = %+v, want it to hold %+v", reg.Values.BackendList, wantNode)
 			}

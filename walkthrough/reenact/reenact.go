@@ -36,9 +36,6 @@ const ChildCommand = "__reenact-backend"
 // (PostgreSQL sizes its table from max_connections and related settings).
 const slotCount = 16
 
-// bkendTypeNormal is what registration stores in Backend.bkend_type.
-const bkendTypeNormal = "BACKEND_TYPE_NORMAL"
-
 // Driver re-enacts BackendStartup with real processes. Create it with New;
 // it implements walkthrough.Driver.
 type Driver struct {
