@@ -100,14 +100,11 @@ changes is Markdown.`),
 	fl.StringVar(&fromName, "from", fromName, "the version to compare from: "+strings.Join(walkthrough.VersionNames(), " or "))
 	fl.StringVar(&toName, "to", toName, "the version to compare to: "+strings.Join(walkthrough.VersionNames(), " or "))
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
-	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language: "+strings.Join(langNames, " or "))
-	fl.StringVar(&opts.Style, "style", "auto", "rendering style: "+strings.Join(render.Styles, ", "))
-	fl.IntVar(&opts.Width, "width", 0, "wrap at this many columns (default: the terminal's, at most 120)")
+	addLangFlag(cmd, &opts.Lang)
+	addStyleFlags(cmd, &opts.Style, &opts.Width)
 	_ = cmd.RegisterFlagCompletionFunc("from", completeDiffVersions("to"))
 	_ = cmd.RegisterFlagCompletionFunc("to", completeDiffVersions("from"))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langNames, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("style", cobra.FixedCompletions(render.Styles, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
