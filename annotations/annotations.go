@@ -1,6 +1,11 @@
-// Package annotations owns pgwalk's notes: one Markdown file per phase,
-// version and language, with front matter that cites the exact source line
-// ranges the note is about. The notes are embedded in the binary.
+// Package annotations owns what pgwalk knows about each PostgreSQL release:
+// its manifest (releases/<version>/release.yaml: the facts drivers read and
+// the stops they report, see walkthrough.Release), its notes (one Markdown
+// file per phase, version and language, with front matter that cites the
+// exact source line ranges the note is about) and the texts that compare
+// two releases (diff/<lang>/<from>..<to>/<phase>.md). All of it is embedded
+// in the binary, and the package installs the embedded manifests as the
+// process's catalog of releases (walkthrough.UseCatalog).
 //
 // A note lives at notes/<lang>/<version>/<phase>.md and starts with YAML
 // front matter:
@@ -32,7 +37,7 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-//go:embed notes
+//go:embed notes releases
 var embedded embed.FS
 
 // DefaultLang is the language every phase has a note in.
@@ -98,20 +103,25 @@ type Set struct {
 	langs map[string]bool
 }
 
-// Default returns the notes embedded in pgwalk.
-func Default() (*Set, error) {
-	sub, err := fs.Sub(embedded, "notes")
+// Default returns the notes embedded in pgwalk, checked against the
+// embedded release manifests (see CheckRelease).
+func Default() (*Set, error) { return embeddedNotes() }
+
+// Load reads every note below fsys, laid out as <lang>/<version>/<phase>.md,
+// for the releases of the process's catalog. It rejects a note with an
+// unknown phase, a missing or unknown version, a version that differs from
+// its directory, an inverted range, or a phase that another note of the
+// same version and language already has.
+func Load(fsys fs.FS) (*Set, error) {
+	cat, err := walkthrough.DefaultCatalog()
 	if err != nil {
 		return nil, err
 	}
-	return Load(sub)
+	return loadNotes(fsys, cat)
 }
 
-// Load reads every note below fsys, laid out as <lang>/<version>/<phase>.md.
-// It rejects a note with an unknown phase, a missing or unknown version, a
-// version that differs from its directory, an inverted range, or a phase
-// that another note of the same version and language already has.
-func Load(fsys fs.FS) (*Set, error) {
+// loadNotes is Load for the releases of cat.
+func loadNotes(fsys fs.FS, cat *walkthrough.Catalog) (*Set, error) {
 	s := &Set{notes: map[key]*Note{}, langs: map[string]bool{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -128,7 +138,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		if err != nil {
 			return err
 		}
-		n, err := Parse(p, data)
+		n, err := parse(p, data, cat)
 		if err != nil {
 			return err
 		}
@@ -153,8 +163,18 @@ func Load(fsys fs.FS) (*Set, error) {
 	return s, nil
 }
 
-// Parse reads one note file; name is used in errors.
+// Parse reads one note file of a release of the process's catalog; name is
+// used in errors.
 func Parse(name string, data []byte) (*Note, error) {
+	cat, err := walkthrough.DefaultCatalog()
+	if err != nil {
+		return nil, &NoteError{File: name, Msg: err.Error()}
+	}
+	return parse(name, data, cat)
+}
+
+// parse is Parse for the releases of cat.
+func parse(name string, data []byte, cat *walkthrough.Catalog) (*Note, error) {
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	if !bytes.HasPrefix(data, []byte("---\n")) {
 		return nil, &NoteError{File: name, Msg: "missing front matter (the file must start with ---)"}
@@ -188,8 +208,8 @@ func Parse(name string, data []byte) (*Note, error) {
 	if n.Version == "" {
 		return nil, &NoteError{File: name, Field: "version", Msg: "missing"}
 	}
-	if v, err := walkthrough.LookupVersion(n.Version); err != nil || v.Name != n.Version {
-		return nil, &NoteError{File: name, Field: "version", Msg: fmt.Sprintf("unknown version %q (supported: %s)", n.Version, strings.Join(walkthrough.VersionNames(), ", "))}
+	if r, err := cat.Lookup(n.Version); err != nil || r.Version.Name != n.Version {
+		return nil, &NoteError{File: name, Field: "version", Msg: fmt.Sprintf("unknown version %q (supported: %s)", n.Version, strings.Join(cat.Names(), ", "))}
 	}
 	if n.Title == "" {
 		return nil, &NoteError{File: name, Field: "title", Msg: "missing"}

@@ -28,6 +28,9 @@ func TestCodeInBold(t *testing.T) {
 	}
 }
 
+// oldPair is the pair of releases pgwalk compared first.
+var oldPair = Pair{From: "16.4", To: "17.1"}
+
 func TestDiff(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -46,7 +49,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Diff(tt.lang, tt.phase)
+			got, err := Diff(tt.lang, oldPair, tt.phase)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Diff err = %v, wantErr %t", err, tt.wantErr)
 			}
@@ -56,15 +59,21 @@ func TestDiff(t *testing.T) {
 		})
 	}
 	t.Run("missing everywhere", func(t *testing.T) {
-		if HasDiff("en", walkthrough.Epilogue) {
+		if HasDiff("en", oldPair, walkthrough.Epilogue) {
 			t.Error("HasDiff(en, epilogue) = true")
 		}
-		if HasDiff("fr", walkthrough.Fork) {
+		if HasDiff("fr", oldPair, walkthrough.Fork) {
 			t.Error("HasDiff(fr, fork) = true")
+		}
+		if HasDiff("en", Pair{From: "17.1", To: "16.4"}, walkthrough.Fork) {
+			t.Error("a pair's texts live under its older release first")
+		}
+		if _, err := Diff("en", Pair{From: "16.4", To: "99.1"}, walkthrough.Fork); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a pair with no texts: %v", err)
 		}
 	})
 	t.Run("unknown phase error is typed", func(t *testing.T) {
-		_, err := Diff("en", "forks")
+		_, err := Diff("en", oldPair, "forks")
 		var upe *walkthrough.UnknownPhaseError
 		if !errors.As(err, &upe) {
 			t.Errorf("err = %T %v, want *walkthrough.UnknownPhaseError", err, err)
@@ -85,14 +94,36 @@ func codeInBold(md string) string {
 	return ""
 }
 
+func TestPairs(t *testing.T) {
+	pairs := DiffPairs()
+	if !slices.Contains(pairs, oldPair) {
+		t.Fatalf("DiffPairs = %v, want %v among them", pairs, oldPair)
+	}
+	for _, in := range [][2]string{{"16.4", "17.1"}, {"17.1", "16.4"}} {
+		if p, err := LookupPair(in[0], in[1]); err != nil || p != oldPair {
+			t.Errorf("LookupPair(%s, %s) = %v, %v", in[0], in[1], p, err)
+		}
+	}
+	_, err := LookupPair("16.4", "99.1")
+	var nd *NoDiffError
+	if !errors.As(err, &nd) || !strings.Contains(err.Error(), "no comparison of 16.4 and 99.1 (comparisons exist for 16.4 and 17.1") {
+		t.Errorf("LookupPair(16.4, 99.1) = %v, want a NoDiffError that lists the pairs", err)
+	}
+	for _, s := range []string{"16.4", "16.4..", "..17.1", "1..2..3"} {
+		if _, ok := ParsePair(s); ok {
+			t.Errorf("ParsePair(%q) accepted", s)
+		}
+	}
+}
+
 // citedNumbers returns every line number and range the English notes of
-// every version mention, in their bodies or their refs.
-func citedNumbers(t *testing.T) map[string]bool {
+// the pair's releases mention, in their bodies or their refs.
+func citedNumbers(t *testing.T, pair Pair) map[string]bool {
 	t.Helper()
 	s := loadDefault(t)
 	out := map[string]bool{}
-	for _, v := range walkthrough.Versions() {
-		for _, n := range s.Notes(v.Name, DefaultLang) {
+	for _, v := range []string{pair.From, pair.To} {
+		for _, n := range s.Notes(v, DefaultLang) {
 			for _, m := range lineNumberRE.FindAllString(n.Body, -1) {
 				out[m] = true
 				for _, part := range strings.Split(m, "-") {
@@ -110,20 +141,27 @@ func citedNumbers(t *testing.T) map[string]bool {
 	return out
 }
 
-// TestDiffTexts proves that every phase has an English and a Korean diff
-// text, that the Korean one keeps the English one's identifiers and line
-// numbers, and that every line number cited is one the verified notes cite
-// (in a body, or inside a cited range).
+// TestDiffTexts proves, for every pair of releases, that every phase has an
+// English and a Korean diff text, that the Korean one keeps the English
+// one's identifiers and line numbers, and that every line number cited is
+// one the verified notes of the pair's releases cite (in a body, or inside
+// a cited range).
 func TestDiffTexts(t *testing.T) {
-	known := citedNumbers(t)
+	for _, pair := range DiffPairs() {
+		t.Run(pair.String(), func(t *testing.T) { testDiffTexts(t, pair) })
+	}
+}
+
+func testDiffTexts(t *testing.T, pair Pair) {
+	known := citedNumbers(t, pair)
 	for _, p := range walkthrough.Phases() {
 		t.Run(string(p.ID), func(t *testing.T) {
 			for _, lang := range append([]string{DefaultLang}, translations...) {
-				if !HasDiff(lang, p.ID) {
+				if !HasDiff(lang, pair, p.ID) {
 					t.Errorf("no %s diff text", lang)
 				}
 			}
-			en, err := Diff(DefaultLang, p.ID)
+			en, err := Diff(DefaultLang, pair, p.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +176,7 @@ func TestDiffTexts(t *testing.T) {
 				}
 			}
 			for _, lang := range append([]string{DefaultLang}, translations...) {
-				text, err := Diff(lang, p.ID)
+				text, err := Diff(lang, pair, p.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -154,7 +192,7 @@ func TestDiffTexts(t *testing.T) {
 				t.Errorf("English text has a long code block")
 			}
 			for _, lang := range translations {
-				tr, err := Diff(lang, p.ID)
+				tr, err := Diff(lang, pair, p.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -178,16 +216,38 @@ func TestDiffTexts(t *testing.T) {
 	}
 }
 
-// TestDiffFilesNamePhases proves that no diff file names something that is
-// not a phase (a misspelt file would never be shown).
+// TestDiffFilesNamePhases proves that every diff file lives at
+// diff/<lang>/<from>..<to>/<phase>.md, with two releases pgwalk offers,
+// the older first, and a phase (a misspelt file would never be shown).
 func TestDiffFilesNamePhases(t *testing.T) {
-	err := fs.WalkDir(diffFS, "diff", func(p string, d fs.DirEntry, err error) error {
+	cat, err := walkthrough.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fs.WalkDir(diffFS, "diff", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		name := strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".md")
-		if !slices.Contains(walkthrough.PhaseIDs(), name) {
+		parts := strings.Split(p, "/")
+		if len(parts) != 4 {
+			t.Errorf("%s is not at diff/<lang>/<from>..<to>/<phase>.md", p)
+			return nil
+		}
+		if name := strings.TrimSuffix(parts[3], ".md"); !slices.Contains(walkthrough.PhaseIDs(), name) {
 			t.Errorf("%s names no phase", p)
+		}
+		pair, ok := ParsePair(parts[2])
+		if !ok {
+			t.Errorf("%s: %q is not <from>..<to>", p, parts[2])
+			return nil
+		}
+		from, ferr := cat.Lookup(pair.From)
+		to, terr := cat.Lookup(pair.To)
+		switch {
+		case ferr != nil || terr != nil || from.Version.Name != pair.From || to.Version.Name != pair.To:
+			t.Errorf("%s: %s and %s are not both releases pgwalk offers (%v, %v)", p, pair.From, pair.To, ferr, terr)
+		case slices.Index(cat.Names(), pair.From) >= slices.Index(cat.Names(), pair.To):
+			t.Errorf("%s: the older release comes first", p)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package walkthrough
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -51,11 +52,27 @@ func (o DriverOptions) Say(line string) {
 }
 
 // Scenarios lists the values DriverOptions.Scenario accepts.
-var Scenarios = []string{"normal", ScenarioForkFailure}
+var Scenarios = []string{ScenarioNormal, ScenarioForkFailure}
 
-// ScenarioForkFailure makes the fork fail for real, so that the fork-failure
-// branch runs.
-const ScenarioForkFailure = "fork-failure"
+// The scenarios: the normal run, and ScenarioForkFailure, which makes the
+// fork fail for real, so that the fork-failure branch runs.
+const (
+	ScenarioNormal      = "normal"
+	ScenarioForkFailure = "fork-failure"
+)
+
+// UnsupportedError says that a driver cannot walk a release, and why: the
+// release's facts ask for something the driver does not do.
+type UnsupportedError struct {
+	Driver  string
+	Release string
+	// What the release needs, and Why the driver cannot give it.
+	What, Why string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("the %s driver does not support PostgreSQL %s: %s, and %s", e.Driver, e.Release, e.What, e.Why)
+}
 
 // EOF is returned by Driver.Next after the last stop.
 var EOF = io.EOF

@@ -122,24 +122,19 @@ func TestDecodeKey(t *testing.T) {
 	}
 }
 
-func TestLookupVersionAndPhase(t *testing.T) {
-	for _, name := range []string{"16.4", "16", "REL_16_4"} {
-		if v, err := LookupVersion(name); err != nil || v.Name != "16.4" {
-			t.Errorf("LookupVersion(%q) = %v, %v", name, v, err)
-		}
-	}
-	if _, err := LookupVersion("15.2"); err == nil || !strings.Contains(err.Error(), "16.4, 17.1") {
-		t.Errorf("LookupVersion(15.2) error %v must name the supported versions", err)
-	}
+func TestLookupPhaseAndPermalink(t *testing.T) {
 	if p, err := LookupPhase("3"); err != nil || p.ID != Fork {
 		t.Errorf("LookupPhase(3) = %v, %v", p, err)
 	}
 	if _, err := LookupPhase("forks"); err == nil || !strings.Contains(err.Error(), "parent-registration") {
 		t.Errorf("LookupPhase(forks) error %v must list the phases", err)
 	}
-	v, _ := LookupVersion("17.1")
+	r, err := testCatalog(t).Lookup("17.1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := "https://github.com/postgres/postgres/blob/REL_17_1/src/backend/postmaster/postmaster.c#L3593-L3595"
-	if got := v.Permalink("src/backend/postmaster/postmaster.c", 3593, 3595); got != want {
+	if got := r.Version.Permalink("src/backend/postmaster/postmaster.c", 3593, 3595); got != want {
 		t.Errorf("Permalink = %s", got)
 	}
 }

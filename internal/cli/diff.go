@@ -19,6 +19,8 @@ type DiffOptions struct {
 	Factory *Factory
 	From    walkthrough.Version
 	To      walkthrough.Version
+	// Pair names the comparison texts of From and To.
+	Pair annotations.Pair
 	// Phases are the phases to compare; all of them when empty.
 	Phases []walkthrough.Phase
 	Output string
@@ -30,18 +32,24 @@ type DiffOptions struct {
 // NewCmdDiff returns `pgwalk diff`. runF replaces the work in tests.
 func NewCmdDiff(f *Factory, runF func(*DiffOptions) error) *cobra.Command {
 	opts := &DiffOptions{IO: f.IO, Factory: f}
-	versions := walkthrough.Versions()
-	fromName, toName := versions[0].Name, versions[len(versions)-1].Name
+	var fromName, toName string
+	if versions := walkthrough.Versions(); len(versions) > 0 {
+		fromName, toName = versions[0].Name, versions[len(versions)-1].Name
+	}
 	cmd := &cobra.Command{
 		Use:   "diff [PHASE] [--from V] [--to V]",
-		Short: "Show where each phase lives in 16.4 and 17.1, and what changed",
+		Short: "Show where each phase lives in two releases, and what changed",
 		Long: strings.TrimSpace(`
-Compare BackendStartup across releases, phase by phase: where each phase
+Compare BackendStartup across two releases, phase by phase: where each phase
 lives in each version (file:lines, with permalinks at the release tags), what
 changed between them and why it matters. Without PHASE every phase is shown,
 in order. PHASE is a phase name or its number (1-5):
 
   ` + strings.Join(walkthrough.PhaseIDs(), ", ") + `
+
+Without --from and --to the oldest and the newest release are compared. Any
+two releases that have a comparison text can be, in either order:
+` + diffPairList() + `.
 
 On a terminal the comparison is rendered with colour; piped it is plain text;
 --output json prints an array of {phase, title, from, to, changes} objects,
@@ -76,6 +84,9 @@ changes is Markdown.`),
 			if opts.From.Name == opts.To.Name {
 				return UsageError(fmt.Errorf("--from and --to both name %s: give two different versions (%s)", opts.From.Name, strings.Join(walkthrough.VersionNames(), ", ")))
 			}
+			if opts.Pair, err = annotations.LookupPair(opts.From.Name, opts.To.Name); err != nil {
+				return UsageError(err)
+			}
 			if err := validateOutputFlags(opts.Output, opts.Lang, opts.Style, opts.Width); err != nil {
 				return err
 			}
@@ -89,15 +100,50 @@ changes is Markdown.`),
 	fl.StringVar(&fromName, "from", fromName, "the version to compare from: "+strings.Join(walkthrough.VersionNames(), " or "))
 	fl.StringVar(&toName, "to", toName, "the version to compare to: "+strings.Join(walkthrough.VersionNames(), " or "))
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
-	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language: "+strings.Join(langNames, " or "))
-	fl.StringVar(&opts.Style, "style", "auto", "rendering style: "+strings.Join(render.Styles, ", "))
-	fl.IntVar(&opts.Width, "width", 0, "wrap at this many columns (default: the terminal's, at most 120)")
-	_ = cmd.RegisterFlagCompletionFunc("from", completeVersions)
-	_ = cmd.RegisterFlagCompletionFunc("to", completeVersions)
+	addLangFlag(cmd, &opts.Lang)
+	addStyleFlags(cmd, &opts.Style, &opts.Width)
+	_ = cmd.RegisterFlagCompletionFunc("from", completeDiffVersions("to"))
+	_ = cmd.RegisterFlagCompletionFunc("to", completeDiffVersions("from"))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langNames, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("style", cobra.FixedCompletions(render.Styles, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// diffPairList lists the pairs of releases that have comparison texts.
+func diffPairList() string {
+	var parts []string
+	for _, p := range annotations.DiffPairs() {
+		parts = append(parts, p.From+" and "+p.To)
+	}
+	return "  " + strings.Join(parts, "; ")
+}
+
+// completeDiffVersions completes --from or --to with the releases that have
+// a comparison text, with the value of the other flag when it is set.
+func completeDiffVersions(other string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		with := ""
+		if f := cmd.Flags().Lookup(other); f != nil && f.Changed {
+			if v, err := walkthrough.LookupVersion(f.Value.String()); err == nil {
+				with = v.Name
+			}
+		}
+		paired := map[string]bool{}
+		for _, p := range annotations.DiffPairs() {
+			if with == "" || with == p.From {
+				paired[p.To] = true
+			}
+			if with == "" || with == p.To {
+				paired[p.From] = true
+			}
+		}
+		var out []string
+		for _, v := range walkthrough.Versions() {
+			if paired[v.Name] {
+				out = append(out, v.Name+"\tPostgreSQL "+v.Name+" ("+v.Tag+")")
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // lookupVersionFlag resolves the value of a version flag other than
@@ -166,10 +212,10 @@ func runDiff(opts *DiffOptions) error {
 				titles[p.ID] = tn.Title
 			}
 		}
-		if row.Changes, err = annotations.Diff(opts.Lang, p.ID); err != nil {
+		if row.Changes, err = annotations.Diff(opts.Lang, opts.Pair, p.ID); err != nil {
 			return err
 		}
-		if !annotations.HasDiff(opts.Lang, p.ID) {
+		if !annotations.HasDiff(opts.Lang, opts.Pair, p.ID) {
 			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q comparison for %s yet; showing the English one\n", opts.Lang, p.ID)
 		}
 		rows = append(rows, row)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,8 @@ func runDiffCmd(t *testing.T, tty bool, args ...string) (stdout, stderr string, 
 }
 
 func TestDiffFlags(t *testing.T) {
+	names := walkthrough.VersionNames()
+	oldest, newest := names[0], names[len(names)-1]
 	tests := []struct {
 		name      string
 		args      []string
@@ -38,13 +41,13 @@ func TestDiffFlags(t *testing.T) {
 		wantTo    string
 		wantPhase walkthrough.PhaseID
 	}{
-		{name: "defaults", args: nil, wantFrom: "16.4", wantTo: "17.1"},
+		{name: "defaults", args: nil, wantFrom: oldest, wantTo: newest},
 		{name: "reverse", args: []string{"--from", "17.1", "--to", "16.4"}, wantFrom: "17.1", wantTo: "16.4"},
 		{name: "majors and tags", args: []string{"--from", "16", "--to", "REL_17_1", "fork"}, wantFrom: "16.4", wantTo: "17.1", wantPhase: walkthrough.Fork},
-		{name: "phase by number", args: []string{"4"}, wantFrom: "16.4", wantTo: "17.1", wantPhase: walkthrough.Child},
+		{name: "phase by number", args: []string{"4"}, wantFrom: oldest, wantTo: newest, wantPhase: walkthrough.Child},
 		{name: "same version twice", args: []string{"--from", "16.4", "--to", "16"}, wantCode: ExitUsage, wantErr: "--from and --to both name 16.4"},
 		{name: "unsupported from", args: []string{"--from", "15.2"}, wantCode: ExitUsage, wantErr: `--from: unsupported PostgreSQL version "15.2"`},
-		{name: "unsupported to", args: []string{"--to", "18.0"}, wantCode: ExitUsage, wantErr: `--to: unsupported PostgreSQL version "18.0"`},
+		{name: "unsupported to", args: []string{"--to", "19.0"}, wantCode: ExitUsage, wantErr: `--to: unsupported PostgreSQL version "19.0"`},
 		{name: "empty to", args: []string{"--to", ""}, wantCode: ExitUsage, wantErr: "--to needs a version"},
 		{name: "unknown phase", args: []string{"forks"}, wantCode: ExitUsage, wantErr: `unknown phase "forks"`},
 		{name: "epilogue is no phase", args: []string{"epilogue"}, wantCode: ExitUsage, wantErr: `unknown phase "epilogue"`},
@@ -82,6 +85,9 @@ func TestDiffFlags(t *testing.T) {
 			}
 			if got.From.Name != tt.wantFrom || got.To.Name != tt.wantTo {
 				t.Errorf("from %s to %s, want %s to %s", got.From.Name, got.To.Name, tt.wantFrom, tt.wantTo)
+			}
+			if p := got.Pair; (p.From != tt.wantFrom || p.To != tt.wantTo) && (p.From != tt.wantTo || p.To != tt.wantFrom) {
+				t.Errorf("pair %s for %s and %s", p, tt.wantFrom, tt.wantTo)
 			}
 			switch {
 			case tt.wantPhase == "" && len(got.Phases) != 0:
@@ -203,5 +209,35 @@ func TestDiffMarkdownSides(t *testing.T) {
 	}
 	if !strings.HasPrefix(md, "# Phase 3/5 · Fork · 17.1 → 16.4") {
 		t.Errorf("heading: %q", strings.SplitN(md, "\n", 2)[0])
+	}
+}
+
+// TestDiffCompletion: --from and --to offer the releases that have a
+// comparison text, with the other flag's release when it is set.
+func TestDiffCompletion(t *testing.T) {
+	io, _, _, _ := iostreams.Test()
+	cmd := NewCmdDiff(NewFactory(io), func(*DiffOptions) error { return nil })
+	complete := func(flag string) []string {
+		fn, ok := cmd.GetFlagCompletionFunc(flag)
+		if !ok {
+			t.Fatalf("no completion for --%s", flag)
+		}
+		got, _ := fn(cmd, nil, "")
+		var names []string
+		for _, g := range got {
+			names = append(names, strings.SplitN(g, "\t", 2)[0])
+		}
+		return names
+	}
+	for _, flag := range []string{"from", "to"} {
+		if got := complete(flag); !slices.Contains(got, "16.4") || !slices.Contains(got, "17.1") {
+			t.Errorf("--%s completes %v", flag, got)
+		}
+	}
+	if err := cmd.Flags().Set("from", "16.4"); err != nil {
+		t.Fatal(err)
+	}
+	if got := complete("to"); slices.Contains(got, "16.4") || !slices.Contains(got, "17.1") {
+		t.Errorf("--to after --from 16.4 completes %v, want 16.4's partners", got)
 	}
 }

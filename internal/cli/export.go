@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/export"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -72,8 +71,8 @@ The document goes to stdout, or to the file named by -o.`),
 			if !slices.Contains(export.Formats, opts.Format) {
 				return UsageError(fmt.Errorf("unknown export format %q (formats: %s)", opts.Format, strings.Join(export.Formats, ", ")))
 			}
-			if !slices.Contains(langNames, opts.Lang) {
-				return UsageError(fmt.Errorf("unknown language %q (languages: %s)", opts.Lang, strings.Join(langNames, ", ")))
+			if err := validateLang(opts.Lang); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -85,11 +84,10 @@ The document goes to stdout, or to the file named by -o.`),
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", "md", "document format: "+strings.Join(export.Formats, ", "))
 	fl.StringVar(&opts.EventsFile, "events", "", "JSON lines of pgwalk run --output json, to show the values of that run (- for stdin)")
-	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language of the notes: "+strings.Join(langNames, " or "))
+	addLangFlag(cmd, &opts.Lang)
 	fl.StringVar(&opts.OutFile, "out", "", "write the document to this file instead of stdout")
-	fl.StringVar(&opts.NotesDir, "notes", "", "read the notes from this directory (<lang>/<version>/<phase>.md) instead of the built-in ones")
+	addNotesFlag(cmd, &opts.NotesDir, "read the notes from this directory instead of the built-in ones")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(export.Formats, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions(langNames, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("events", "json", "jsonl")
 	return cmd
 }

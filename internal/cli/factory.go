@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/pgwalk/pgwalk/annotations"
@@ -54,16 +53,13 @@ func (f *Factory) loadNotes(dir string) (*annotations.Set, error) {
 	return set, nil
 }
 
-// langNames lists the values of --lang.
-var langNames = []string{"en", "ko"}
-
 // validateOutputFlags checks --output, --lang, --style and --width.
 func validateOutputFlags(output, lang, style string, width int) error {
 	if output != "text" && output != "json" {
 		return UsageError(fmt.Errorf("unknown output format %q (formats: text, json)", output))
 	}
-	if !slices.Contains(langNames, lang) {
-		return UsageError(fmt.Errorf("unknown language %q (languages: %s)", lang, strings.Join(langNames, ", ")))
+	if err := validateLang(lang); err != nil {
+		return err
 	}
 	if _, err := render.ResolveStyle(style, false); err != nil {
 		return UsageError(err)

@@ -53,7 +53,7 @@ is listed last: it replaces phases 4 and 5 when the fork fails.`),
 	}
 	addVersionFlag(cmd, &versionName)
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
-	cmd.Flags().StringVar(&opts.NotesDir, "notes", "", "read the notes from this directory instead of the built-in ones")
+	addNotesFlag(cmd, &opts.NotesDir, "read the notes from this directory instead of the built-in ones")
 	return cmd
 }
 

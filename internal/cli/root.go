@@ -50,6 +50,12 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 // Execute runs the command tree with args and returns the exit code. It
 // prints an error once, to ErrOut; a flag error also prints the usage.
 func Execute(ctx context.Context, f *Factory, args []string) ExitCode {
+	// Every command reads the catalog of releases: one that cannot be built
+	// (a broken embedded manifest) is reported once, here.
+	if _, err := walkthrough.DefaultCatalog(); err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "pgwalk: %s\n", err)
+		return ExitFailure
+	}
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

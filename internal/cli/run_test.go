@@ -13,6 +13,7 @@ import (
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
+	"github.com/pgwalk/pgwalk/walkthrough/reenact"
 	"github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
@@ -97,24 +98,35 @@ func runJSON(t testing.TB, args ...string) ([]render.JSONStop, ExitCode, string)
 }
 
 // TestRunEveryDriver is the phase-sequence suite through the CLI: every
-// driver that can run here walks the phases in order for both versions.
+// driver that can run here walks the phases in order for every release.
+// narrate and reenact report exactly the stops of the release's plan (the
+// live driver joins them once it reads its stops from the manifest).
 func TestRunEveryDriver(t *testing.T) {
 	for _, driver := range []string{"narrate", "reenact", "live"} {
-		for _, v := range walkthrough.VersionNames() {
-			t.Run(driver+"/"+v, func(t *testing.T) {
-				if driver == "live" {
-					skipUnlessLive(t, v)
+		for _, v := range walkthrough.Versions() {
+			t.Run(driver+"/"+v.Name, func(t *testing.T) {
+				switch driver {
+				case "live":
+					skipUnlessLive(t, v.Name)
+				case "reenact":
+					// A release whose facts the re-enactment cannot follow
+					// yet is refused with the reason: see TestRunRefusesUnsupported.
+					if err := reenact.Supports(v); err != nil {
+						t.Skip(err)
+					}
 				}
-				stops, code, errOut := runJSON(t, "run", "--version", v, "--driver", driver, "--output", "json")
+				stops, code, errOut := runJSON(t, "run", "--version", v.Name, "--driver", driver, "--output", "json")
 				if code != ExitOK {
 					t.Fatalf("exit %d: %s", code, errOut)
 				}
 				var phases []walkthrough.PhaseID
+				var evs []walkthrough.Event
 				for _, s := range stops {
 					if len(phases) == 0 || phases[len(phases)-1] != s.Phase {
 						phases = append(phases, s.Phase)
 					}
-					if s.Driver != driver || s.Version != v {
+					evs = append(evs, s.Event)
+					if s.Driver != driver || s.Version != v.Name {
 						t.Errorf("stop %d stamped %s/%s", s.Seq, s.Driver, s.Version)
 					}
 					for _, c := range s.Values.Checks {
@@ -130,7 +142,37 @@ func TestRunEveryDriver(t *testing.T) {
 				if strings.Join(ids(phases), ",") != strings.Join(ids(want), ",") {
 					t.Fatalf("phases %v, want %v", phases, want)
 				}
+				if driver == "live" {
+					return
+				}
+				plan, err := v.Release().Plan("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := plan.Check(evs, driver != "narrate"); err != nil {
+					t.Error(err)
+				}
 			})
+		}
+	}
+}
+
+// TestRunRefusesUnsupported: a release whose facts a driver cannot follow
+// is a clear failure that names the fact, never a walk of another release.
+func TestRunRefusesUnsupported(t *testing.T) {
+	var refused []walkthrough.Version
+	for _, v := range walkthrough.Versions() {
+		if reenact.Supports(v) != nil {
+			refused = append(refused, v)
+		}
+	}
+	if len(refused) == 0 {
+		t.Skip("the re-enactment supports every release pgwalk offers")
+	}
+	for _, v := range refused {
+		_, code, errOut := runJSON(t, "run", "--version", v.Name, "--driver", "reenact", "--output", "json")
+		if code != ExitFailure || !strings.Contains(errOut, "the reenact driver does not support PostgreSQL "+v.Name) {
+			t.Errorf("%s: exit %d, %s", v.Name, code, errOut)
 		}
 	}
 }

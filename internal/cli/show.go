@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -71,13 +70,11 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 	}
 	addVersionFlag(cmd, &versionName)
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Style, "style", "auto", "rendering style: "+strings.Join(render.Styles, ", "))
-	fl.IntVar(&opts.Width, "width", 0, "wrap at this many columns (default: the terminal's, at most 120)")
-	fl.StringVar(&opts.Lang, "lang", annotations.DefaultLang, "language of the note: en or ko")
-	fl.StringVar(&opts.NotesDir, "notes", "", "read the notes from this directory instead of the built-in ones")
+	addStyleFlags(cmd, &opts.Style, &opts.Width)
+	addLangFlag(cmd, &opts.Lang)
+	addNotesFlag(cmd, &opts.NotesDir, "read the notes from this directory instead of the built-in ones")
 	fl.StringVar(&opts.SourceDir, "source", "", "PostgreSQL source tree or git clone to show the cited lines from")
 	fl.StringVar(&opts.SourceView, "source-view", "auto", "show source lines: auto (when available), on, off")
-	_ = cmd.RegisterFlagCompletionFunc("style", cobra.FixedCompletions(render.Styles, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -102,7 +102,7 @@ nothing is cached. Without --version, every release is fetched.`),
 	}
 	addVersionFlag(cmd, &versionName)
 	fl := cmd.Flags()
-	fl.StringVar(&opts.NotesDir, "notes", "", "fetch the files that the notes of this directory cite")
+	addNotesFlag(cmd, &opts.NotesDir, "fetch the files that the notes of this directory cite")
 	if opts.Source.Timeout == 0 {
 		opts.Source.Timeout = source.DefaultTimeout
 	}

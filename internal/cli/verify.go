@@ -82,7 +82,7 @@ and the expected and actual hash), and 2 when no source is available.`),
 	addVersionFlag(cmd, &versionName)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Source.Dir, "source", "", "PostgreSQL source tree or git clone to check against (default: the source cache)")
-	fl.StringVar(&opts.NotesDir, "notes", "", "check the notes of this directory instead of the built-in ones")
+	addNotesFlag(cmd, &opts.NotesDir, "check the notes of this directory instead of the built-in ones")
 	return cmd
 }
 

@@ -1,19 +1,20 @@
-// Package narrate is the driver that runs no process: it reports one stop
-// per phase with no observed values, so that the notes can be read anywhere
-// (it backs --driver narrate and --dry-run).
+// Package narrate is the driver that runs no process: it reports the stops
+// of the release's plan with no observed values, so that the notes can be
+// read anywhere (it backs --driver narrate and --dry-run).
 package narrate
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-// Driver reports the phases of BackendStartup in order, observing nothing.
+// Driver reports the stops of a release's plan in order, observing nothing.
 type Driver struct {
-	opts walkthrough.DriverOptions
-	plan []walkthrough.Event
-	next int
+	opts  walkthrough.DriverOptions
+	stops []walkthrough.PlannedStop
+	next  int
 }
 
 // New returns a narration driver.
@@ -22,23 +23,18 @@ func New(opts walkthrough.DriverOptions) *Driver { return &Driver{opts: opts} }
 // Name returns "narrate".
 func (d *Driver) Name() string { return "narrate" }
 
-// Start plans the stops: the five phases, or, for the fork-failure
-// scenario, the first three and the failure branch.
+// Start takes the stops of the scenario's plan from the release's
+// manifest; a narration has no closing check, since it observes nothing.
 func (d *Driver) Start(ctx context.Context) error {
-	ids := []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork}
-	if d.opts.Scenario == walkthrough.ScenarioForkFailure {
-		ids = append(ids, walkthrough.ForkFailure)
-	} else {
-		ids = append(ids, walkthrough.Child, walkthrough.ParentRegistration)
+	rel := d.opts.Version.Release()
+	if rel == nil {
+		return fmt.Errorf("narrate: PostgreSQL %q has no release manifest", d.opts.Version.Name)
 	}
-	d.plan = d.plan[:0]
-	for _, id := range ids {
-		proc := walkthrough.Postmaster
-		if id == walkthrough.Child {
-			proc = walkthrough.Backend
-		}
-		d.plan = append(d.plan, walkthrough.Event{Phase: id, Process: proc, Point: "narration: no process ran"})
+	plan, err := rel.Plan(d.opts.Scenario)
+	if err != nil {
+		return fmt.Errorf("narrate: %w", err)
 	}
+	d.stops = plan.Narrated()
 	d.next = 0
 	return nil
 }
@@ -48,11 +44,12 @@ func (d *Driver) Next(ctx context.Context) (walkthrough.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return walkthrough.Event{}, err
 	}
-	if d.next >= len(d.plan) {
+	if d.next >= len(d.stops) {
 		return walkthrough.Event{}, walkthrough.EOF
 	}
+	s := d.stops[d.next]
 	d.next++
-	return d.plan[d.next-1], nil
+	return walkthrough.Event{Phase: s.Phase, Process: s.Process, Point: s.At}, nil
 }
 
 // Close does nothing: narration holds no resources.

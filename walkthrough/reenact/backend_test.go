@@ -41,7 +41,7 @@ func serveWith(t *testing.T, vars backendVars, sleep func(string, time.Duration)
 		cancel: func(pid int, key int32) error { s.cancels <- [2]int64{int64(pid), int64(key)}; return nil },
 		sleep:  sleep,
 	}
-	fl := flavorFor(walkthrough.Version{Name: "17.1", Major: 17})
+	fl := flavorFor(walkthrough.Version{Name: "17.1"})
 	go func() {
 		defer server.Close()
 		s.code <- serveBackend(server, vars, fl, 4242, hooks)

@@ -18,8 +18,10 @@ func TestParseChildFlags(t *testing.T) {
 		listen  []int
 		wantErr bool
 	}{
-		{"all", []string{"-version", "16.4", "-listen", "3,4", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, []int{3, 4}, false},
-		{"missing control", []string{"-version", "16.4", "-death-read", "5", "-death-write", "6", "-client", "7"}, nil, true},
+		{"all", []string{"-version", "16.4", "-steps", "InitPostmasterChild,ClosePostmasterPorts", "-listen", "3,4", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, []int{3, 4}, false},
+		{"missing control", []string{"-version", "16.4", "-steps", "InitPostmasterChild", "-death-read", "5", "-death-write", "6", "-client", "7"}, nil, true},
+		{"missing steps", []string{"-version", "16.4", "-listen", "3,4", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, nil, true},
+		{"unknown step", []string{"-version", "16.4", "-steps", "InitPostmasterChild,ForkExec", "-listen", "3,4", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, nil, true},
 		{"bad listen", []string{"-listen", "x", "-death-read", "5", "-death-write", "6", "-client", "7", "-control", "8"}, nil, true},
 		{"unknown flag", []string{"-bogus"}, nil, true},
 	}
@@ -31,6 +33,9 @@ func TestParseChildFlags(t *testing.T) {
 			}
 			if err == nil && !slices.Equal(cf.listen, tt.listen) {
 				t.Errorf("listen = %v, want %v", cf.listen, tt.listen)
+			}
+			if err == nil && !slices.Equal(cf.steps, []string{stepInitChild, stepClosePorts}) {
+				t.Errorf("steps = %v, want the order given", cf.steps)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 // inherited fd is which.
 type childFlags struct {
 	version    string
+	steps      []string
 	control    int
 	client     int
 	listen     []int
@@ -35,10 +36,11 @@ type childFlags struct {
 
 func parseChildFlags(args []string) (childFlags, error) {
 	var cf childFlags
-	var listen string
+	var listen, steps string
 	fs := flag.NewFlagSet(ChildCommand, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cf.version, "version", "", "PostgreSQL release being re-enacted")
+	fs.StringVar(&steps, "steps", "", "the child's first steps, comma-separated, in the release's order")
 	fs.IntVar(&cf.control, "control", -1, "fd of the control channel")
 	fs.IntVar(&cf.client, "client", -1, "fd of the client socket")
 	fs.StringVar(&listen, "listen", "", "comma-separated fds of the listen sockets")
@@ -59,6 +61,14 @@ func parseChildFlags(args []string) (childFlags, error) {
 	}
 	if cf.control < 3 || cf.client < 3 || cf.deathRead < 3 || cf.deathWrite < 3 {
 		return cf, errors.New("-control, -client, -death-read and -death-write are required")
+	}
+	// The postmaster passes the release's facts the child needs, as
+	// EXEC_BACKEND passes its variables: the child looks nothing up.
+	for _, s := range strings.Split(steps, ",") {
+		if s != stepInitChild && s != stepClosePorts {
+			return cf, fmt.Errorf("-steps: unknown step %q (steps: %s, %s)", s, stepInitChild, stepClosePorts)
+		}
+		cf.steps = append(cf.steps, s)
 	}
 	return cf, nil
 }
@@ -83,12 +93,7 @@ func childMain(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgwalk %s: %v (this command is started by pgwalk's re-enactment, not by hand)\n", ChildCommand, err)
 		return 2
 	}
-	v, err := walkthrough.LookupVersion(cf.version)
-	if err != nil {
-		fmt.Fprintf(stderr, "pgwalk %s: %v\n", ChildCommand, err)
-		return 2
-	}
-	fl := flavorFor(v)
+	fl := flavor{version: cf.version, steps: cf.steps}
 
 	ctl := os.NewFile(uintptr(cf.control), "pgwalk control channel")
 	defer ctl.Close()

@@ -28,9 +28,9 @@ func TestRunEveryPhase(t *testing.T) {
 		order     string
 		initOrder string
 	}{
-		{"16.4", "malloc", "Port", "InitPostmasterChild, then ClosePostmasterPorts",
+		{"16.4", "malloc(sizeof(Backend))", "Port", "InitPostmasterChild, then ClosePostmasterPorts",
 			"RandomCancelKey (4139), then bn->cancel_key (4148), then canAcceptConnections (4151), then dead_end (4152), then child_slot (4157-4160), then bgworker_notify (4163)"},
-		{"17.1", "palloc_extended(MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild",
+		{"17.1", "palloc_extended(sizeof(Backend), MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild",
 			"RandomCancelKey (3568), then canAcceptConnections (3578), then dead_end (3579), then bn->cancel_key (3580), then child_slot (3585-3588), then bgworker_notify (3591)"},
 	}
 	for _, tt := range tests {
@@ -204,7 +204,7 @@ func TestRunEveryPhase(t *testing.T) {
 			if v, _ := findFact(epi.Values.Facts, "postmaster's client socket"); !strings.Contains(v, "closed by ServerLoop after BackendStartup returned") {
 				t.Errorf("epilogue says of the postmaster's client socket %q", v)
 			}
-			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: bkendTypeNormal}
+			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: "BACKEND_TYPE_NORMAL"}
 			if !slices.Contains(reg.Values.BackendList, wantNode) {
 				t.Errorf("BackendList = %+v, want it to hold %+v", reg.Values.BackendList, wantNode)
 			}
@@ -516,7 +516,7 @@ func TestDeadEnd(t *testing.T) {
 		for i := range d.maxChildren {
 			// Live children the mini postmaster did not start: pids above
 			// any pid_max, never signalled.
-			d.backendList = append(d.backendList, &walkthrough.BackendNode{PID: 1_000_000_000 + i, ChildSlot: i + 1, BkendType: bkendTypeNormal})
+			d.backendList = append(d.backendList, &walkthrough.BackendNode{PID: 1_000_000_000 + i, ChildSlot: i + 1, BkendType: "BACKEND_TYPE_NORMAL"})
 		}
 	})
 	evs := runAll(t, d, nil)

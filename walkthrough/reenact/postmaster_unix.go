@@ -116,6 +116,9 @@ func (d *Driver) Start(ctx context.Context) error {
 	if d.opts.Version.Name == "" {
 		return errors.New("reenact: no PostgreSQL version given")
 	}
+	if d.fl.err != nil {
+		return d.fl.err
+	}
 	d.stop = make(chan struct{})
 	d.accepts = make(chan accepted)
 	d.exits = make(chan *conn)
@@ -329,7 +332,7 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 
 	pm := os.Getpid()
 	ev := d.event(c, walkthrough.StructCreation, walkthrough.Postmaster, pm,
-		fmt.Sprintf("BackendStartup(%s): the Backend record was just allocated with %s", d.fl.connArg(), d.fl.allocator))
+		fmt.Sprintf("BackendStartup(%s): the %s record was just allocated with %s", d.fl.connArg(), d.fl.record, d.fl.allocator))
 	ev.Values.PostmasterPID = pm
 	ev.Values.BackendList = list
 	ev.Values.Facts = []walkthrough.Fact{
@@ -357,8 +360,8 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 		order    []string
 	)
 	c.node = walkthrough.BackendNode{}
-	for _, step := range d.fl.initSteps() {
-		switch step {
+	for _, step := range d.fl.initSteps {
+		switch step.Role {
 		case initRandomKey:
 			var b [4]byte
 			if _, err := rand.Read(b[:]); err != nil {
@@ -388,7 +391,7 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 		case initBgworker:
 			c.node.BgworkerNotify = false
 		}
-		order = append(order, fmt.Sprintf("%s (%s)", step, d.fl.initLines[step]))
+		order = append(order, fmt.Sprintf("%s (%s)", step.Step, step.At))
 	}
 	d.mu.Lock()
 	inUse := d.slotsInUse()
@@ -509,6 +512,7 @@ func (d *Driver) launch(c *conn) error {
 
 	argv := []string{d.exe, ChildCommand,
 		"-version", d.fl.version,
+		"-steps", strings.Join(d.fl.childSteps(), ","),
 		"-listen", fmt.Sprintf("%d,%d", childFDTCP, childFDUnix),
 		"-death-read", strconv.Itoa(childFDDeathRead),
 		"-death-write", strconv.Itoa(childFDDeathWrite),
@@ -755,9 +759,9 @@ func (d *Driver) childStop(ctx context.Context, c *conn) (walkthrough.Event, err
 	}
 	facts = append(facts, m.Facts...)
 	if d.fl.freeInChild {
-		facts = append(facts, walkthrough.Fact{Name: "free(bn)", Value: "16.4's forked child frees its copy of the Backend record; an exec'd child never had one"})
+		facts = append(facts, walkthrough.Fact{Name: "free(bn)", Value: d.fl.version + "'s forked child frees its copy of the Backend record; an exec'd child never had one"})
 	} else {
-		facts = append(facts, walkthrough.Fact{Name: "Backend record", Value: "17.1's child leaves it alone (no free in the child any more)"})
+		facts = append(facts, walkthrough.Fact{Name: "Backend record", Value: d.fl.version + "'s child leaves it alone (no free in the child any more)"})
 	}
 	facts = append(facts, walkthrough.Fact{Name: "postmaster epoll", Value: "not inherited: Go opens it close-on-exec (PostgreSQL's child frees the postmaster's wait set in ClosePostmasterPorts)"})
 	ev.Values.Facts = facts
@@ -782,7 +786,7 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 	pm := os.Getpid()
 	line := fmt.Sprintf("forked new backend, pid=%d socket=%d", c.pid, c.pmFD)
 	c.node.PID = c.pid
-	c.node.BkendType = bkendTypeNormal
+	c.node.BkendType = d.fl.bkendNormal
 	d.mu.Lock()
 	d.backendList = append([]*walkthrough.BackendNode{&c.node}, d.backendList...)
 	list := d.backendListSnapshot()

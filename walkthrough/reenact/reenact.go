@@ -38,9 +38,6 @@ const ChildCommand = "__reenact-backend"
 // from max_connections and related settings).
 const slotCount = 16
 
-// bkendTypeNormal is what registration stores in Backend.bkend_type.
-const bkendTypeNormal = "BACKEND_TYPE_NORMAL"
-
 // Driver re-enacts BackendStartup with real processes. Create it with New;
 // it implements walkthrough.Driver.
 type Driver struct {

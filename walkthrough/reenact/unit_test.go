@@ -74,32 +74,6 @@ func TestClosedFDs(t *testing.T) {
 	}
 }
 
-func TestFlavor(t *testing.T) {
-	tests := []struct {
-		version string
-		steps   []string
-		alloc   string
-	}{
-		{"16.4", []string{stepInitChild, stepClosePorts}, "malloc"},
-		{"17.1", []string{stepClosePorts, stepInitChild}, "palloc_extended(MCXT_ALLOC_NO_OOM)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.version, func(t *testing.T) {
-			v, err := walkthrough.LookupVersion(tt.version)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fl := flavorFor(v)
-			if !slices.Equal(fl.childSteps(), tt.steps) || fl.allocator != tt.alloc {
-				t.Errorf("flavor(%s) = steps %v allocator %s", tt.version, fl.childSteps(), fl.allocator)
-			}
-			if !strings.HasPrefix(fl.serverVersion(), tt.version+" ") {
-				t.Errorf("server_version %q does not start with %s", fl.serverVersion(), tt.version)
-			}
-		})
-	}
-}
-
 func TestUnsupportedOSError(t *testing.T) {
 	err := &UnsupportedOSError{GOOS: "windows"}
 	if msg := err.Error(); !strings.Contains(msg, "--driver narrate") || !strings.Contains(msg, "windows") {
@@ -184,13 +158,15 @@ func TestInitSteps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
 			fl := flavorFor(version(t, tt.version))
-			if got := fl.initSteps(); !slices.Equal(got, tt.steps) {
-				t.Errorf("initSteps = %v, want %v", got, tt.steps)
-			}
-			for _, s := range tt.steps {
-				if fl.initLines[s] == "" {
-					t.Errorf("no line for %s", s)
+			var got []string
+			for _, st := range fl.initSteps {
+				got = append(got, st.Role)
+				if st.At == "" || st.Step == "" {
+					t.Errorf("step %+v has no name or no line", st)
 				}
+			}
+			if !slices.Equal(got, tt.steps) {
+				t.Errorf("initSteps = %v, want %v", got, tt.steps)
 			}
 		})
 	}

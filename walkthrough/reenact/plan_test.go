@@ -1,0 +1,98 @@
+//go:build unix
+
+package reenact
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// walkPlan runs one connection of v's scenario to the end and checks its
+// stops against the release's plan, values included.
+func walkPlan(t *testing.T, v walkthrough.Version, scenario string) []walkthrough.Event {
+	t.Helper()
+	d := startDriver(t, walkthrough.DriverOptions{Version: v, Scenario: scenario}, nil)
+	evs := runAll(t, d, nil)
+	plan, err := v.Release().Plan(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Check(evs, true); err != nil {
+		for _, ev := range evs {
+			t.Logf("stop: %s %s %v", ev.Phase, ev.Process, walkthrough.PresentValues(ev.Values))
+		}
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		for _, c := range ev.Values.Checks {
+			if !c.OK {
+				t.Errorf("%s: check %q failed: %s", ev.Phase, c.Name, c.Detail)
+			}
+		}
+	}
+	return evs
+}
+
+// TestFollowsPlan: for every release it can walk, the re-enactment reports
+// exactly the stops of the release's plan, with the planned values.
+func TestFollowsPlan(t *testing.T) {
+	for _, v := range walkthrough.Versions() {
+		if err := Supports(v); err != nil {
+			t.Logf("%s: %v", v.Name, err)
+			continue
+		}
+		for _, sc := range walkthrough.Scenarios {
+			t.Run(v.Name+"/"+sc, func(t *testing.T) { walkPlan(t, v, sc) })
+		}
+	}
+}
+
+// TestFictionalRelease re-enacts a release that exists only as test data
+// (a manifest, notes and facts): its names and its child's order reach the
+// stops, the backend process included, with no Go code that knows them.
+func TestFictionalRelease(t *testing.T) {
+	tree, err := annotations.LoadTree(os.DirFS("../testdata/fictional"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := tree.Releases.Lookup("99.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := walkthrough.LookupVersion("99.1"); err == nil {
+		t.Fatal("99.1 must be unknown to the process, or the test proves nothing")
+	}
+	t.Run("normal", func(t *testing.T) {
+		evs := walkPlan(t, rel.Version, "")
+		creation, child, reg, epi := evs[0], evs[3], evs[4], evs[5]
+		if !strings.Contains(creation.Point, "BackendStartup(conn): the ChildRecord record was just allocated with palloc0_extended(sizeof(ChildRecord), MCXT_ALLOC_NO_OOM)") {
+			t.Errorf("struct-creation at %q", creation.Point)
+		}
+		if !slices.Contains(creation.Values.Facts, walkthrough.Fact{Name: "struct", Value: "ClientConn + ChildStartData"}) {
+			t.Errorf("struct-creation facts %v", creation.Values.Facts)
+		}
+		if !slices.Contains(child.Values.Facts, walkthrough.Fact{Name: "order", Value: "InitPostmasterChild, then ClosePostmasterPorts"}) {
+			t.Errorf("the backend did not follow the manifest's order: %v", child.Values.Facts)
+		}
+		if !strings.Contains(child.Point, "before ClientChildMain -> PostgresMain") {
+			t.Errorf("child at %q", child.Point)
+		}
+		if reg.Values.Backend == nil || reg.Values.Backend.BkendType != "CHILD_CLIENT" {
+			t.Errorf("registered %+v, want bkend_type CHILD_CLIENT", reg.Values.Backend)
+		}
+		if !slices.Contains(epi.Values.Facts, walkthrough.Fact{Name: "server_version", Value: "99.1 (pgwalk re-enactment)"}) {
+			t.Errorf("the backend did not report 99.1: %v", epi.Values.Facts)
+		}
+	})
+	t.Run("fork-failure", func(t *testing.T) {
+		evs := walkPlan(t, rel.Version, walkthrough.ScenarioForkFailure)
+		if !slices.Contains(evs[3].Values.Facts, walkthrough.Fact{Name: "Backend record", Value: "given back with pfree(rec)"}) {
+			t.Errorf("fork-failure facts %v", evs[3].Values.Facts)
+		}
+	})
+}

@@ -1,0 +1,291 @@
+package walkthrough
+
+import (
+	"fmt"
+	"path"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// ValueKeys returns the JSON names of the fields of Values, in field order:
+// the keys a stop plan may name.
+func ValueKeys() []string {
+	t := reflect.TypeOf(Values{})
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+var (
+	releaseName     = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	protocolVersion = regexp.MustCompile(`^3\.[0-9]+$`)
+)
+
+// phaseRank orders the phases a plan may name: a plan's stops never go
+// back in this order. The fork-failure branch takes the place of the child
+// and registration; the closing check comes last.
+func phaseRank(id PhaseID) (int, bool) {
+	switch id {
+	case ForkFailure:
+		return 4, true
+	case Epilogue:
+		return MainPhaseCount + 1, true
+	}
+	for _, p := range phases {
+		if p.ID == id {
+			return p.Number, true
+		}
+	}
+	return 0, false
+}
+
+// validate checks a release read from its manifest. The error's File is
+// left for the caller to fill.
+func (r *Release) validate() *ManifestError {
+	bad := func(field, format string, args ...any) *ManifestError {
+		return &ManifestError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	v := r.Version
+	switch {
+	case !releaseName.MatchString(v.Name):
+		return bad("release", "%q is not a release number such as 17.1", v.Name)
+	case v.Tag == "":
+		return bad("tag", "missing")
+	case v.Major <= 0 || !strings.HasPrefix(v.Name, fmt.Sprint(v.Major)+"."):
+		return bad("major", "%d does not match release %s", v.Major, v.Name)
+	case len(r.Files) == 0:
+		return bad("files", "a release cites at least one file")
+	}
+	for i, f := range r.Files {
+		if f == "" || path.IsAbs(f) || path.Clean(f) != f || strings.HasPrefix(f, "../") {
+			return bad(fmt.Sprintf("files[%d]", i), "%q is not a clean path in PostgreSQL's tree", f)
+		}
+		if slices.Contains(r.Files[:i], f) {
+			return bad(fmt.Sprintf("files[%d]", i), "%s is listed twice", f)
+		}
+	}
+	if err := r.Facts.validate(bad); err != nil {
+		return err
+	}
+	if _, err := r.Plan(ScenarioNormal); err != nil {
+		return bad("plans", "no plan for the %q scenario", ScenarioNormal)
+	}
+	for _, p := range r.Plans {
+		if err := p.validate(bad); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type badFunc func(field, format string, args ...any) *ManifestError
+
+func (f *Facts) validate(bad badFunc) *ManifestError {
+	required := []struct{ field, value string }{
+		{"facts.startup.function", f.Startup.Function},
+		{"facts.startup.param", f.Startup.Param},
+		{"facts.startup.param_type", f.Startup.ParamType},
+		{"facts.startup.can_accept_field", f.Startup.CanAcceptField},
+		{"facts.functions.accept.function", f.Functions.Accept.Function},
+		{"facts.functions.allocate.function", f.Functions.Allocate.Function},
+		{"facts.functions.release.function", f.Functions.Release.Function},
+		{"facts.functions.launch.function", f.Functions.Launch.Function},
+		{"facts.functions.fork.function", f.Functions.Fork.Function},
+		{"facts.child.exec", f.Child.Exec},
+		{"facts.cancel_key.function", f.CancelKey.Function},
+		{"facts.cancel_key.variable", f.CancelKey.Variable},
+		{"facts.cancel_key.checked_by", f.CancelKey.CheckedBy},
+		{"facts.child_list.name", f.ChildList.Name},
+		{"facts.child_list.push", f.ChildList.Push},
+		{"facts.record.type", f.Record.Type},
+		{"facts.record.normal", f.Record.Normal},
+	}
+	for _, r := range required {
+		if r.value == "" {
+			return bad(r.field, "missing")
+		}
+	}
+	calls := map[string]Call{
+		"accept": f.Functions.Accept, "allocate": f.Functions.Allocate, "allocate_dead_end": f.Functions.AllocateDeadEnd,
+		"assign_slot": f.Functions.AssignSlot, "release": f.Functions.Release, "release_slot": f.Functions.ReleaseSlot,
+		"launch": f.Functions.Launch, "fork": f.Functions.Fork,
+	}
+	for name, c := range calls {
+		if c.Library != "" && c.Library != "libc" {
+			return bad("facts.functions."+name+".library", "%q: only libc or nothing (PostgreSQL's own)", c.Library)
+		}
+		for i, a := range c.Args {
+			if a.Name == "" {
+				return bad(fmt.Sprintf("facts.functions.%s.args[%d].name", name, i), "missing")
+			}
+		}
+		if c.Function == "" && (c.Library != "" || len(c.Args) > 0) {
+			return bad("facts.functions."+name+".function", "missing")
+		}
+	}
+	if len(f.Functions.Run) == 0 {
+		return bad("facts.functions.run", "name the child's path to its main loop")
+	}
+	if err := distinct(bad, "facts.child.steps", f.Child.Steps); err != nil {
+		return err
+	}
+	if f.CancelKey.MadeIn != Postmaster && f.CancelKey.MadeIn != Backend {
+		return bad("facts.cancel_key.made_in", "%q: postmaster or backend", f.CancelKey.MadeIn)
+	}
+	if f.CancelKey.CheckedAgainst != CheckInheritedList && f.CancelKey.CheckedAgainst != CheckSharedMemory {
+		return bad("facts.cancel_key.checked_against", "%q: %s or %s", f.CancelKey.CheckedAgainst, CheckInheritedList, CheckSharedMemory)
+	}
+	if len(f.CancelKey.Widths) == 0 {
+		return bad("facts.cancel_key.widths", "give the key's width for at least one protocol")
+	}
+	var protos []string
+	for i, w := range f.CancelKey.Widths {
+		field := fmt.Sprintf("facts.cancel_key.widths[%d]", i)
+		if !protocolVersion.MatchString(w.Protocol) {
+			return bad(field+".protocol", "%q is not a protocol version such as 3.0", w.Protocol)
+		}
+		if w.Bytes < 1 || w.Bytes > 256 {
+			return bad(field+".bytes", "%d: a cancel key has 1 to 256 bytes", w.Bytes)
+		}
+		protos = append(protos, w.Protocol)
+	}
+	if err := distinct(bad, "facts.cancel_key.widths", protos); err != nil {
+		return err
+	}
+	if r, ok := phaseRank(f.ChildList.JoinedIn); !ok || r < 1 || r > MainPhaseCount {
+		return bad("facts.child_list.joined_in", "%q is not a phase of BackendStartup", f.ChildList.JoinedIn)
+	}
+	if err := f.Record.validate(bad); err != nil {
+		return err
+	}
+	if err := distinct(bad, "facts.can_accept", f.CanAccept); err != nil {
+		return err
+	}
+	if len(f.CanAccept) == 0 || f.CanAccept[0] != "CAC_OK" {
+		return bad("facts.can_accept", "the CAC_state names, in declaration order, starting with CAC_OK")
+	}
+	return distinct(bad, "facts.symbols.inlined", f.Symbols.Inlined)
+}
+
+func (r *Record) validate(bad badFunc) *ManifestError {
+	if len(r.Layouts) == 0 {
+		return bad("facts.record.layouts", "give the layout for at least one architecture")
+	}
+	archs := make([]string, 0, len(r.Layouts))
+	for a := range r.Layouts {
+		archs = append(archs, a)
+	}
+	sort.Strings(archs)
+	for _, arch := range archs {
+		l := r.Layouts[arch]
+		field := "facts.record.layouts." + arch
+		if l.Size <= 0 {
+			return bad(field+".size", "%d: not a size", l.Size)
+		}
+		var names []string
+		used := make([]string, l.Size)
+		for i, fl := range l.Fields {
+			ff := fmt.Sprintf("%s.fields[%d]", field, i)
+			size, ok := FieldTypes[fl.Type]
+			switch {
+			case fl.Name == "":
+				return bad(ff+".name", "missing")
+			case !ok:
+				return bad(ff+".type", "%q (types: int32, bool, pointer, dlist_node)", fl.Type)
+			case fl.Offset < 0 || fl.Offset+size > l.Size:
+				return bad(ff+".offset", "%s at %d does not fit in %d bytes", fl.Name, fl.Offset, l.Size)
+			}
+			for b := fl.Offset; b < fl.Offset+size; b++ {
+				if used[b] != "" {
+					return bad(ff+".offset", "%s overlaps %s", fl.Name, used[b])
+				}
+				used[b] = fl.Name
+			}
+			names = append(names, fl.Name)
+		}
+		if err := distinct(bad, field+".fields", names); err != nil {
+			return err
+		}
+		for _, need := range []string{"pid", "child_slot", "bkend_type", "elem"} {
+			if !slices.Contains(names, need) {
+				return bad(field+".fields", "no %s field", need)
+			}
+		}
+	}
+	var names []string
+	for _, e := range r.BkendTypes {
+		names = append(names, e.Name)
+	}
+	if err := distinct(bad, "facts.record.bkend_types", names); err != nil {
+		return err
+	}
+	if !slices.Contains(names, r.Normal) {
+		return bad("facts.record.normal", "%q is not one of bkend_types", r.Normal)
+	}
+	return nil
+}
+
+func (p *StopPlan) validate(bad badFunc) *ManifestError {
+	field := "plans." + p.Scenario
+	if len(p.Stops) == 0 {
+		return bad(field, "no stops")
+	}
+	keys := ValueKeys()
+	var points []string
+	last := 0
+	for i, s := range p.Stops {
+		sf := fmt.Sprintf("%s[%d]", field, i)
+		rank, ok := phaseRank(s.Phase)
+		switch {
+		case !ok:
+			return bad(sf+".phase", "unknown phase %q (phases: %s, %s)", s.Phase, strings.Join(PhaseIDs(), ", "), Epilogue)
+		case rank < last:
+			return bad(sf+".phase", "%s cannot come after the stops before it", s.Phase)
+		case s.Phase == Epilogue && i != len(p.Stops)-1:
+			return bad(sf+".phase", "the closing check is the last stop")
+		case s.Process != Postmaster && s.Process != Backend && s.Process != Client:
+			return bad(sf+".process", "unknown process %q (processes: postmaster, backend, client)", s.Process)
+		case s.Point == "":
+			return bad(sf+".point", "missing")
+		case s.At == "":
+			return bad(sf+".at", "missing: say where in the code the stop is")
+		case p.Scenario == ScenarioNormal && s.Phase == ForkFailure:
+			return bad(sf+".phase", "the normal scenario has no fork failure")
+		}
+		last = rank
+		points = append(points, s.Point)
+		for j, k := range s.Values {
+			if !slices.Contains(keys, k) {
+				return bad(fmt.Sprintf("%s.values[%d]", sf, j), "unknown value %q (values: %s)", k, strings.Join(keys, ", "))
+			}
+		}
+		if err := distinct(bad, sf+".values", s.Values); err != nil {
+			return err
+		}
+	}
+	if p.Scenario == ScenarioForkFailure && !slices.ContainsFunc(p.Stops, func(s PlannedStop) bool { return s.Phase == ForkFailure }) {
+		return bad(field, "the fork-failure scenario has no fork-failure stop")
+	}
+	return distinct(bad, field+" points", points)
+}
+
+// distinct fails when list holds a name twice or an empty name.
+func distinct(bad badFunc, field string, list []string) *ManifestError {
+	for i, s := range list {
+		if s == "" {
+			return bad(fmt.Sprintf("%s[%d]", field, i), "empty")
+		}
+		if slices.Contains(list[:i], s) {
+			return bad(field, "%q is listed twice", s)
+		}
+	}
+	return nil
+}
