@@ -38,6 +38,10 @@ type DriverOptions struct {
 	Scenario string
 	// PGBin is the directory of the PostgreSQL binaries (live driver).
 	PGBin string
+	// Breakpoints chooses the live driver's breakpoints: "auto" (or "")
+	// uses the CPU's debug registers once they were seen to trap, and int3
+	// otherwise; "hardware" and "software" force one (BreakpointModes).
+	Breakpoints string
 	// Notify receives progress and diagnostics lines meant for the user
 	// (for example the psql command to type); it may be nil.
 	Notify func(line string)
@@ -52,6 +56,9 @@ func (o DriverOptions) Say(line string) {
 
 // Scenarios lists the values DriverOptions.Scenario accepts.
 var Scenarios = []string{"normal", ScenarioForkFailure}
+
+// BreakpointModes lists the values DriverOptions.Breakpoints accepts.
+var BreakpointModes = []string{"auto", "hardware", "software"}
 
 // ScenarioForkFailure makes the fork fail for real, so that the fork-failure
 // branch runs.

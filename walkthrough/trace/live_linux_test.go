@@ -522,15 +522,15 @@ func TestLiveSoftwareBreakpoints(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			v := version(t, name)
 			d, said := startLive(t, v, func(d *Driver, o *walkthrough.DriverOptions) {
-				d.forceSoftware = true
+				o.Breakpoints = "software"
 				o.WaitForClient = true
 				// Autovacuum workers get forked while the int3 bytes sit
 				// in the postmaster: each inherits them.
 				d.extraConf = []string{"autovacuum_naptime=1"}
 			})
 			info := d.Cluster()
-			if !strings.Contains(said.all(), "single-stepping") {
-				t.Errorf("the driver did not say it falls back to single-stepping: %s", said.all())
+			if !strings.Contains(said.all(), "breakpoints: software (--breakpoints software)") {
+				t.Errorf("the driver did not say it uses int3: %s", said.all())
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
