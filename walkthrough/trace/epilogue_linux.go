@@ -68,7 +68,7 @@ func (w *walker) epilogue(o *obs) error {
 	}
 	ev.Values.Checks = w.finalChecks(o, ev.Values.ClientBackendKey)
 	if w.foreign > 0 {
-		ev.Values.Facts = append(ev.Values.Facts, fact("other connections", fmt.Sprintf("%d connections from other clients reached the postmaster first and went through untraced: pgwalk told its own by the peer address accept() recorded (%s)", w.foreign, w.client.local)))
+		ev.Values.Facts = append(ev.Values.Facts, fact("other connections", fmt.Sprintf("other clients' connections that reached the postmaster first and went through untraced: %d; pgwalk told its own by the peer address accept() recorded (%s)", w.foreign, w.client.local)))
 	}
 	if n := t.others.Load(); n > 0 {
 		ev.Values.Facts = append(ev.Values.Facts, fact("other children", fmt.Sprintf("%d other children of the postmaster were forked while traced and let go at once (%d inherited int3 bytes removed from them)", n, t.restored.Load())))

@@ -36,6 +36,9 @@ type live struct {
 	hide []string
 	// extraConf adds server settings ("name=value", tests only).
 	extraConf []string
+	// beforeClient runs on the tracer goroutine just before pgwalk's own
+	// client connects (tests of other clients arriving first).
+	beforeClient func()
 
 	resume chan struct{}
 	events chan walkthrough.Event

@@ -351,6 +351,9 @@ func (w *walker) connect() {
 		w.deadline = time.Time{}
 		return
 	}
+	if w.d.beforeClient != nil {
+		w.d.beforeClient()
+	}
 	c := startClient(w.d.cl.dir, clusterPort)
 	w.client = c
 	w.d.mu.Lock()
