@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,13 +32,21 @@ var errDeadline = errors.New("deadline passed")
 // errWoken is returned by waitHit once its wake channel is closed.
 var errWoken = errors.New("woken")
 
-// watch starts the watchdog of one waitHit and returns the function that
-// ends it.
-func (t *tracer) watch(lim limits) func() {
-	t.expired.Store(false)
-	t.woken.Store(false)
+// watchdog holds what the watchdog of one waitHit saw. Each waitHit has
+// its own, so that a watchdog that fires just as its waitHit returns
+// cannot end the next one.
+type watchdog struct {
+	expired atomic.Bool
+	woken   atomic.Bool
+}
+
+// watch starts the watchdog of one waitHit and returns it with the
+// function that ends it. A SIGCONT it sent late reaches a later wait,
+// which drops it.
+func (t *tracer) watch(lim limits) (*watchdog, func()) {
+	wd := &watchdog{}
 	if lim.deadline.IsZero() && lim.wake == nil {
-		return func() {}
+		return wd, func() {}
 	}
 	var timeout <-chan time.Time
 	var timer *time.Timer
@@ -49,15 +58,15 @@ func (t *tracer) watch(lim limits) func() {
 	go func() {
 		select {
 		case <-timeout:
-			t.expired.Store(true)
+			wd.expired.Store(true)
 		case <-lim.wake:
-			t.woken.Store(true)
+			wd.woken.Store(true)
 		case <-done:
 			return
 		}
 		t.kick()
 	}()
-	return func() {
+	return wd, func() {
 		close(done)
 		if timer != nil {
 			timer.Stop()

@@ -973,3 +973,22 @@ func TestLiveDeadDebugRegisters(t *testing.T) {
 		assertCleanedUp(t, info)
 	})
 }
+
+// TestLiveProbeBound gives the probe no time at all: the driver must give
+// up on the debug registers at once, clean up the probe's breakpoints in
+// a postmaster that may still run, and walk with int3.
+func TestLiveProbeBound(t *testing.T) {
+	v := version(t, "16.4")
+	d, said := startLiveWith(t, v, "auto", func(d *Driver, _ *walkthrough.DriverOptions) { d.bounds.probe = time.Nanosecond })
+	if want := "breakpoints: software (the hardware debug registers took the writes but did not trap within 1ns)"; !strings.Contains(said.all(), want) {
+		t.Errorf("the driver did not say %q; said:\n%s", want, said.all())
+	}
+	info := d.Cluster()
+	evs := drain(t, d, v)
+	f := checkWalk(t, v, info, evs, wantStops(v))
+	checkMechanism(t, evs, "software")
+	if err := d.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	assertCleanedUp(t, info, f.child)
+}

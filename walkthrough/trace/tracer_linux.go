@@ -138,10 +138,6 @@ type tracer struct {
 	mu          sync.Mutex
 	running     map[int]bool
 	interrupted atomic.Bool
-	// expired and woken are set by the watchdog of one waitHit (see
-	// bound_linux.go).
-	expired atomic.Bool
-	woken   atomic.Bool
 }
 
 func newTracer() *tracer {
@@ -311,6 +307,12 @@ func (t *tracer) disarm(p *proc, b *breakpoint) error {
 		return nil
 	}
 	p.bps = append(p.bps[:idx], p.bps[idx+1:]...)
+	// Memory and debug registers can be written only while the tracee is
+	// stopped (ptrace(2): ESRCH otherwise); a wait that gave up may have
+	// left it running.
+	if err := t.stop(p); err != nil {
+		return err
+	}
 	if p.exited {
 		return nil
 	}
@@ -327,7 +329,7 @@ func (t *tracer) disarm(p *proc, b *breakpoint) error {
 
 // disarmAll removes every breakpoint of p and clears its debug registers.
 func (t *tracer) disarmAll(p *proc) error {
-	var first error
+	first := t.stop(p)
 	for len(p.bps) > 0 {
 		// disarm forgets the breakpoint even when restoring it fails.
 		if err := t.disarm(p, p.bps[len(p.bps)-1]); err != nil && first == nil {
@@ -464,7 +466,8 @@ func describeExit(ws unix.WaitStatus) string {
 // send. Past lim's deadline it returns errDeadline, once lim.wake is
 // closed errWoken; the processes may then still run.
 func (t *tracer) waitHit(lim limits) (hit, error) {
-	defer t.watch(lim)()
+	wd, stop := t.watch(lim)
+	defer stop()
 	for {
 		for _, p := range t.procs {
 			if p.stopped && !p.hold {
@@ -478,10 +481,10 @@ func (t *tracer) waitHit(lim limits) (hit, error) {
 		if t.interrupted.Load() {
 			return hit{}, errInterrupted
 		}
-		if t.expired.Load() {
+		if wd.expired.Load() {
 			return hit{}, errDeadline
 		}
-		if t.woken.Load() {
+		if wd.woken.Load() {
 			return hit{}, errWoken
 		}
 		var ws unix.WaitStatus
