@@ -258,10 +258,7 @@ func (d *Driver) Close() error {
 		var errs []error
 		d.mu.Lock()
 		d.closed = true
-		quit := d.quit
-		d.mu.Unlock()
-		d.mu.Lock()
-		cl, client := d.cl, d.client
+		quit, cl := d.quit, d.cl
 		d.mu.Unlock()
 		stuck := false
 		if quit != nil {
@@ -276,6 +273,9 @@ func (d *Driver) Close() error {
 				}
 			}
 		}
+		d.mu.Lock()
+		client := d.client
+		d.mu.Unlock()
 		client.close()
 		// Stopping the cluster kills the postmaster, which ends any wait
 		// of a stuck tracer (a tracee that dies is always reported).

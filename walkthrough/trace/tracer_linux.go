@@ -231,7 +231,7 @@ func (t *tracer) verify(p *proc, addr uint64, n int) error {
 }
 
 // arm sets a breakpoint in the stopped process p: in a free debug register
-// when they are in use, else (execution breakpoints only) as an int3.
+// when the driver uses them, else (execution breakpoints only) as an int3.
 func (t *tracer) arm(p *proc, name string, addr uint64, kind bpKind) (*breakpoint, error) {
 	return t.armIn(p, name, addr, kind, t.hw)
 }
