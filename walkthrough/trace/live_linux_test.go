@@ -458,12 +458,16 @@ func checkMechanism(t *testing.T, evs []walkthrough.Event, mech string) {
 	}
 }
 
+// TestLiveCloseAtEveryStop closes the driver after every number of stops:
+// with int3 in both versions, and with the debug registers (where they
+// trap) in 16.4, a sample that keeps the matrix from doubling.
 func TestLiveCloseAtEveryStop(t *testing.T) {
-	for _, name := range []string{"16.4", "17.1"} {
+	for _, run := range []struct{ name, mech string }{{"16.4", "software"}, {"17.1", "software"}, {"16.4", "hardware"}} {
+		name, mech := run.name, run.mech
 		v := version(t, name)
 		for k := 0; k <= len(wantStops(v)); k++ {
-			t.Run(fmt.Sprintf("%s/after_%d_stops", name, k), func(t *testing.T) {
-				d, _ := startLive(t, v, nil)
+			t.Run(fmt.Sprintf("%s/%s/after_%d_stops", name, mech, k), func(t *testing.T) {
+				d, _ := startLiveWith(t, v, mech, nil)
 				info := d.Cluster()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
