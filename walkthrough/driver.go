@@ -39,6 +39,10 @@ type DriverOptions struct {
 	Scenario string
 	// PGBin is the directory of the PostgreSQL binaries (live driver).
 	PGBin string
+	// Breakpoints chooses the live driver's breakpoints: "auto" (or "")
+	// uses the CPU's debug registers once they were seen to trap, and int3
+	// otherwise; "hardware" and "software" force one (BreakpointModes).
+	Breakpoints string
 	// Notify receives progress and diagnostics lines meant for the user
 	// (for example the psql command to type); it may be nil.
 	Notify func(line string)
@@ -73,6 +77,9 @@ type UnsupportedError struct {
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("the %s driver does not support PostgreSQL %s: %s, and %s", e.Driver, e.Release, e.What, e.Why)
 }
+
+// BreakpointModes lists the values DriverOptions.Breakpoints accepts.
+var BreakpointModes = []string{"auto", "hardware", "software"}
 
 // EOF is returned by Driver.Next after the last stop.
 var EOF = io.EOF

@@ -42,6 +42,10 @@ type RunOptions struct {
 	SourceDir string
 	// SourceView is "auto", "on" or "off".
 	SourceView string
+
+	// Breakpoints is the live driver's breakpoint mechanism: auto,
+	// hardware or software.
+	Breakpoints string
 }
 
 // NewCmdRun returns `pgwalk run`. runF replaces the work in tests.
@@ -79,6 +83,7 @@ terminated, 129 hung up.`),
   pgwalk run --version 17.1 --wait-for-client      # students connect with psql
   pgwalk run --version 16.4 --scenario fork-failure
   pgwalk run --version 16.4 --driver live --pg-bin /usr/lib/postgresql/16/bin
+  pgwalk run --version 16.4 --driver live --breakpoints software
   pgwalk run --version 17.1 --output json | jq .values
   pgwalk run --version 16.4 --delay 5s             # auto-advance for a projector`, "\n"),
 		Args: requireNoArgs,
@@ -104,6 +109,7 @@ terminated, 129 hung up.`),
 	fl.StringVar(&opts.Scenario, "scenario", "normal", "branch to walk: normal or fork-failure")
 	fl.BoolVar(&opts.WaitFor, "wait-for-client", false, "wait for outside clients (psql) and walk each connection until q or Ctrl-C")
 	fl.StringVar(&opts.PGBin, "pg-bin", "", "directory of the PostgreSQL binaries (live driver)")
+	fl.StringVar(&opts.Breakpoints, "breakpoints", "auto", "live driver's breakpoints: auto (debug registers once seen to trap, else int3), hardware or software")
 	fl.BoolVar(&opts.NoPause, "no-pause", false, "do not wait for a key at each stop")
 	fl.DurationVar(&opts.Delay, "delay", 0, "advance by itself after this long at each stop (for a projector), e.g. 3s")
 	addStyleFlags(cmd, &opts.Style, &opts.Width)
@@ -113,6 +119,7 @@ terminated, 129 hung up.`),
 	fl.StringVar(&opts.SourceDir, "source", "", "PostgreSQL source tree or git clone to show the cited lines from")
 	fl.StringVar(&opts.SourceView, "source-view", "auto", "show source lines: auto (when available), on, off")
 	_ = cmd.RegisterFlagCompletionFunc("driver", cobra.FixedCompletions(DriverNames, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("breakpoints", cobra.FixedCompletions(walkthrough.BreakpointModes, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(walkthrough.Scenarios, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("source-view", cobra.FixedCompletions([]string{"auto", "on", "off"}, cobra.ShellCompDirectiveNoFileComp))
@@ -159,6 +166,15 @@ func (o *RunOptions) validate(cmd *cobra.Command) error {
 	}
 	if o.PGBin != "" && o.Driver != "live" {
 		return UsageError(fmt.Errorf("--pg-bin is for --driver live (the %s driver runs no PostgreSQL)", o.Driver))
+	}
+	if o.Breakpoints == "" {
+		o.Breakpoints = "auto"
+	}
+	if !slices.Contains(walkthrough.BreakpointModes, o.Breakpoints) {
+		return UsageError(fmt.Errorf("--breakpoints %q: use %s", o.Breakpoints, strings.Join(walkthrough.BreakpointModes, ", ")))
+	}
+	if cmd.Flags().Changed("breakpoints") && o.Driver != "live" {
+		return UsageError(fmt.Errorf("--breakpoints is for --driver live (the %s driver sets no breakpoints)", o.Driver))
 	}
 	if o.SourceView != "auto" && o.SourceView != "on" && o.SourceView != "off" {
 		return UsageError(fmt.Errorf("--source-view %q: use auto, on or off", o.SourceView))
@@ -268,6 +284,7 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		Version:       opts.Version,
 		WaitForClient: opts.WaitFor,
 		PGBin:         opts.PGBin,
+		Breakpoints:   opts.Breakpoints,
 		Notify:        func(line string) { fmt.Fprintf(io.ErrOut, "pgwalk: %s\n", line) },
 	}
 	if opts.Scenario != "normal" {

@@ -48,6 +48,20 @@ func TestRunOptions(t *testing.T) {
 		{name: "fork failure with wait", args: []string{"--version", "16.4", "--scenario", "fork-failure", "--wait-for-client"}, wantErr: "conflict", code: ExitUsage},
 		{name: "negative delay", args: []string{"--version", "16.4", "--delay", "-1s"}, wantErr: "must not be negative", code: ExitUsage},
 		{name: "bad source view", args: []string{"--version", "16.4", "--source-view", "maybe"}, wantErr: "use auto, on or off", code: ExitUsage},
+		{name: "breakpoints default", args: []string{"--version", "16.4", "--driver", "live"}, check: func(o *RunOptions) string {
+			if o.Breakpoints != "auto" {
+				return "--breakpoints must default to auto"
+			}
+			return ""
+		}},
+		{name: "software breakpoints", args: []string{"--version", "17.1", "--driver", "live", "--breakpoints", "software"}, check: func(o *RunOptions) string {
+			if o.Breakpoints != "software" {
+				return "--breakpoints lost"
+			}
+			return ""
+		}},
+		{name: "bad breakpoints", args: []string{"--version", "16.4", "--driver", "live", "--breakpoints", "int3"}, wantErr: `--breakpoints "int3": use auto, hardware, software`, code: ExitUsage},
+		{name: "breakpoints without live", args: []string{"--version", "16.4", "--breakpoints", "hardware"}, wantErr: "--breakpoints is for --driver live", code: ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,8 +2,11 @@ package trace
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -18,6 +21,10 @@ import (
 type client struct {
 	done   chan struct{}
 	cancel context.CancelFunc
+	// local is the abstract Unix address ("@pgwalk-...", unix(7)) the
+	// client binds its socket to, so that the driver can tell its
+	// connection from any other by the peer address the server accepted.
+	local string
 	// Set before done is closed:
 	conn *pgconn.PgConn
 	err  error
@@ -38,7 +45,9 @@ func connString(socketDir string, port int) string {
 // startClient connects to the server in the background.
 func startClient(socketDir string, port int) *client {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &client{done: make(chan struct{}), cancel: cancel}
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	c := &client{done: make(chan struct{}), cancel: cancel, local: fmt.Sprintf("@pgwalk-%d-%x", os.Getpid(), nonce)}
 	go func() {
 		defer close(c.done)
 		cfg, err := pgconn.ParseConfig(connString(socketDir, port))
@@ -47,6 +56,13 @@ func startClient(socketDir string, port int) *client {
 			return
 		}
 		cfg.Fallbacks = nil
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			if network == "unix" {
+				d.LocalAddr = &net.UnixAddr{Name: c.local, Net: "unix"}
+			}
+			return d.DialContext(ctx, network, addr)
+		}
 		conn, err := pgconn.ConnectConfig(ctx, cfg)
 		if err != nil {
 			c.err = fmt.Errorf("pgwalk's client: %w", err)

@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,6 +26,14 @@ import (
 // port (listen_addresses is empty) and its socket sits in a private
 // directory, so every run can use the same number.
 const clusterPort = 5432
+
+// The bounds of starting a cluster: initdb runs once per version (the
+// template is cached), the start of a copy takes a fraction of a second
+// on an idle machine.
+const (
+	initdbBound = 2 * time.Minute
+	readyBound  = time.Minute
+)
 
 // cluster is a throwaway PostgreSQL cluster in a private directory.
 type cluster struct {
@@ -319,8 +326,14 @@ func clusterTemplate(ctx context.Context, bin, version string, cred *syscall.Cre
 	data := filepath.Join(work, "data")
 	initdb := filepath.Join(filepath.Dir(bin), "initdb")
 	// One-megabyte WAL segments keep the template (and each copy) small.
-	if err := runAs(ctx, cred, work, initdb, "-D", data, "-U", "postgres", "-A", "trust",
+	ictx, cancel := context.WithTimeout(ctx, initdbBound)
+	defer cancel()
+	if err := runAs(ictx, cred, work, initdb, "-D", data, "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C", "--no-sync", "--wal-segsize=1", "--no-instructions"); err != nil {
+		if ictx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return "", &StageTimeoutError{Stage: "starting the cluster", Expected: "initdb to initialise the cluster template", After: initdbBound,
+				Cause: "the machine is overloaded, or its disk is very slow", Try: "again, or --driver reenact, which needs no PostgreSQL server"}
+		}
 		return "", fmt.Errorf("initialise a cluster template: %w", err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".template-*")
@@ -415,6 +428,8 @@ func markInheritedCloseOnExec() {
 
 // startCluster copies the template into a new private directory and
 // starts the server there, untraced, waiting until it accepts connections.
+// Its first connection, the warm-up, is made once it is traced (see
+// probe_linux.go).
 func startCluster(ctx context.Context, bin, version string, cred *syscall.Credential, conf []string) (c *cluster, err error) {
 	template, err := clusterTemplate(ctx, bin, version, cred)
 	if err != nil {
@@ -449,23 +464,7 @@ func startCluster(ctx context.Context, bin, version string, cred *syscall.Creden
 	if err := c.launch(); err != nil {
 		return c, err
 	}
-	if err := c.waitReady(ctx); err != nil {
-		return c, err
-	}
-	return c, c.warmUp(ctx)
-}
-
-// warmUp makes one connection before the trace starts. The first backend
-// of a freshly started server builds the relation cache from the catalogs
-// and writes the cache file later backends load, which costs it several
-// milliseconds: that is not what the walk is about, and it would make the
-// traced connection look slower than it is.
-func (c *cluster) warmUp(ctx context.Context) error {
-	conn, err := pgconn.Connect(ctx, connString(c.dir, clusterPort))
-	if err != nil {
-		return fmt.Errorf("first connection to the new cluster: %w: %s", err, c.logTail(10))
-	}
-	return conn.Close(ctx)
+	return c, c.waitReady(ctx)
 }
 
 // launch starts the postmaster. It is started with fork+exec directly, not
@@ -525,7 +524,7 @@ func (c *cluster) launch() error {
 
 // waitReady waits until postmaster.pid says "ready".
 func (c *cluster) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(readyBound)
 	pidfile := filepath.Join(c.data, "postmaster.pid")
 	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
 		if lines, err := readLines(pidfile); err == nil && len(lines) >= 8 && strings.TrimSpace(lines[7]) == "ready" {
@@ -541,7 +540,9 @@ func (c *cluster) waitReady(ctx context.Context) error {
 			return fmt.Errorf("postgres exited at start (%s): %s", describeExit(ws), c.logTail(20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("postgres did not become ready within a minute: %s", c.logTail(20))
+			return &StageTimeoutError{Stage: "starting the cluster", Expected: `postmaster.pid to say "ready"`, After: readyBound,
+				Cause: "the machine is overloaded, or the server is stuck (its log ends: " + strings.Join(lastLines(c.logTail(3)), " | ") + ")",
+				Try:   "again, or --driver reenact, which needs no PostgreSQL server"}
 		}
 		select {
 		case <-ctx.Done():

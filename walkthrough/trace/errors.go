@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNoPostgres is returned by FindPostgres when no postgres binary was
@@ -68,6 +69,34 @@ type TraceeExitedError struct {
 
 func (e *TraceeExitedError) Error() string {
 	return fmt.Sprintf("traced %s (pid %d) ended: %s", e.Role, e.PID, e.Status)
+}
+
+// StageTimeoutError is returned when a stage of the live trace did not
+// complete within its bound: the driver gave up instead of waiting for
+// ever, and cleaned up.
+type StageTimeoutError struct {
+	// Stage names what was under way: "the connection reaching
+	// BackendStartup".
+	Stage string
+	// Expected says what did not happen: "the postmaster to stop at
+	// canAcceptConnections".
+	Expected string
+	// After is the bound that passed.
+	After time.Duration
+	// Cause is the likely cause, and Try what to do about it (a flag).
+	Cause string
+	Try   string
+}
+
+func (e *StageTimeoutError) Error() string {
+	msg := fmt.Sprintf("the live trace gave up at %s: expected %s, and nothing came within %s", e.Stage, e.Expected, e.After)
+	if e.Cause != "" {
+		msg += "; likely cause: " + e.Cause
+	}
+	if e.Try != "" {
+		msg += "; try " + e.Try
+	}
+	return msg
 }
 
 // errClosed is what the trace returns internally when Close interrupted it.

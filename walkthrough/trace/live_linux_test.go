@@ -69,12 +69,28 @@ func (s *sayings) all() string {
 	return strings.Join(s.lines, "\n")
 }
 
-// startLive starts a live driver for v; setup may change it first. Close
-// runs at the end of the test whatever happens.
+// mechanisms are the breakpoint mechanisms the live tests run with: int3
+// on every machine, the debug registers where they trap here.
+var mechanisms = []string{"software", "hardware"}
+
+// startLive starts a live driver for v with int3 breakpoints, which work
+// on every machine; setup may change it first. Close runs at the end of
+// the test whatever happens.
 func startLive(tb testing.TB, v walkthrough.Version, setup func(*Driver, *walkthrough.DriverOptions)) (*Driver, *sayings) {
 	tb.Helper()
+	return startLiveWith(tb, v, "software", setup)
+}
+
+// startLiveWith starts a live driver for v with the breakpoint mechanism
+// mech. For "hardware" it lets the driver probe (auto) and skips, saying
+// why, where the debug registers were not seen to trap.
+func startLiveWith(tb testing.TB, v walkthrough.Version, mech string, setup func(*Driver, *walkthrough.DriverOptions)) (*Driver, *sayings) {
+	tb.Helper()
 	said := &sayings{}
-	opts := walkthrough.DriverOptions{Version: v, PGBin: liveBin(tb, v), Notify: said.say}
+	opts := walkthrough.DriverOptions{Version: v, PGBin: liveBin(tb, v), Notify: said.say, Breakpoints: mech}
+	if mech == "hardware" {
+		opts.Breakpoints = "auto"
+	}
 	d := New(opts)
 	if setup != nil {
 		setup(d, &d.opts)
@@ -89,6 +105,16 @@ func startLive(tb testing.TB, v walkthrough.Version, setup func(*Driver, *walkth
 		tb.Fatalf("Start: %v", err)
 	}
 	tb.Cleanup(func() { _ = d.Close() })
+	if mech == "auto" || d.opts.Breakpoints != opts.Breakpoints {
+		return d, said // no mechanism to check: the test looks itself
+	}
+	if mech == "hardware" && !strings.Contains(said.all(), "breakpoints: hardware") {
+		_ = d.Close()
+		tb.Skipf("the debug registers do not trap here, so the hardware mechanism is not tested: %s", said.all())
+	}
+	if want := "breakpoints: " + mech; !strings.Contains(said.all(), want) {
+		tb.Fatalf("the driver did not say %q; said:\n%s", want, said.all())
+	}
 	return d, said
 }
 
@@ -320,6 +346,9 @@ func confirmByServer(t *testing.T, conn *pgconn.PgConn, info ClusterInfo, f walk
 	// send one until the query ends.
 	var qerr error
 	for sent := 0; ; sent++ {
+		if ctx.Err() != nil {
+			t.Fatalf("pg_sleep(60) did not end within a minute of %d CancelRequests", sent)
+		}
 		if err := cancelRequest(info, f.child, f.key); err != nil {
 			t.Fatal(err)
 		}
@@ -380,40 +409,65 @@ func assertCleanedUp(t *testing.T, info ClusterInfo, pids ...int) {
 
 func TestLiveWalk(t *testing.T) {
 	for _, name := range []string{"16.4", "17.1"} {
-		t.Run(name, func(t *testing.T) {
-			v := version(t, name)
-			d, said := startLive(t, v, nil)
-			info := d.Cluster()
-			evs := drain(t, d, v)
-			f := checkWalk(t, v, info, evs, wantStops(v))
-			if s := said.all(); strings.Contains(s, "unavailable") || strings.Contains(s, "warning") {
-				t.Errorf("the exact release should give every stop without warnings; said:\n%s", s)
-			}
-			conn := d.Client()
-			if conn == nil {
-				t.Fatal("Client() is nil after the closing check")
-			}
-			confirmByServer(t, conn, info, f)
-			if err := d.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-			if err := d.Close(); err != nil {
-				t.Errorf("second Close: %v", err)
-			}
-			if _, err := d.Next(context.Background()); err == nil {
-				t.Error("Next after Close returned no error")
-			}
-			assertCleanedUp(t, info, f.child)
-		})
+		for _, mech := range mechanisms {
+			t.Run(name+"/"+mech, func(t *testing.T) { testLiveWalk(t, name, mech) })
+		}
 	}
 }
 
+func testLiveWalk(t *testing.T, name, mech string) {
+	v := version(t, name)
+	d, said := startLiveWith(t, v, mech, nil)
+	info := d.Cluster()
+	evs := drain(t, d, v)
+	f := checkWalk(t, v, info, evs, wantStops(v))
+	if s := said.all(); strings.Contains(s, "unavailable") || strings.Contains(s, "warning") {
+		t.Errorf("the exact release should give every stop without warnings; said:\n%s", s)
+	}
+	conn := d.Client()
+	if conn == nil {
+		t.Fatal("Client() is nil after the closing check")
+	}
+	confirmByServer(t, conn, info, f)
+	if err := d.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := d.Next(context.Background()); err == nil {
+		t.Error("Next after Close returned no error")
+	}
+	assertCleanedUp(t, info, f.child)
+	checkMechanism(t, evs, mech)
+}
+
+// checkMechanism checks that every breakpoint of the walk was of mech's
+// kind, but for the accept function's, which is an int3 everywhere.
+func checkMechanism(t *testing.T, evs []walkthrough.Event, mech string) {
+	t.Helper()
+	for _, ev := range evs {
+		for _, f := range ev.Values.Facts {
+			if f.Name != "breakpoint" || strings.Contains(f.Value, "StreamConnection") || strings.Contains(f.Value, "AcceptConnection") {
+				continue
+			}
+			if soft := strings.HasPrefix(f.Value, "int3 "); soft != (mech == "software") {
+				t.Errorf("stop %q used %s with %s breakpoints", ev.Point, f.Value, mech)
+			}
+		}
+	}
+}
+
+// TestLiveCloseAtEveryStop closes the driver after every number of stops:
+// with int3 in both versions, and with the debug registers (where they
+// trap) in 16.4, a sample that keeps the matrix from doubling.
 func TestLiveCloseAtEveryStop(t *testing.T) {
-	for _, name := range []string{"16.4", "17.1"} {
+	for _, run := range []struct{ name, mech string }{{"16.4", "software"}, {"17.1", "software"}, {"16.4", "hardware"}} {
+		name, mech := run.name, run.mech
 		v := version(t, name)
 		for k := 0; k <= len(wantStops(v)); k++ {
-			t.Run(fmt.Sprintf("%s/after_%d_stops", name, k), func(t *testing.T) {
-				d, _ := startLive(t, v, nil)
+			t.Run(fmt.Sprintf("%s/%s/after_%d_stops", name, mech, k), func(t *testing.T) {
+				d, _ := startLiveWith(t, v, mech, nil)
 				info := d.Cluster()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
@@ -448,7 +502,11 @@ func TestLiveInterruptedNext(t *testing.T) {
 		errc <- err
 	}()
 	// Nobody connects: Next waits until cancelled.
+	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(said.all(), "psql -h "+info.SocketDir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("within a minute of Next the driver did not say how to connect; it said:\n%s", said.all())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
@@ -477,8 +535,14 @@ func outsideClient(info ClusterInfo) <-chan *pgconn.PgConn {
 }
 
 func TestLiveWaitForClient(t *testing.T) {
+	for _, mech := range mechanisms {
+		t.Run(mech, func(t *testing.T) { testLiveWaitForClient(t, mech) })
+	}
+}
+
+func testLiveWaitForClient(t *testing.T, mech string) {
 	v := version(t, "17.1")
-	d, _ := startLive(t, v, func(_ *Driver, o *walkthrough.DriverOptions) { o.WaitForClient = true })
+	d, _ := startLiveWith(t, v, mech, func(_ *Driver, o *walkthrough.DriverOptions) { o.WaitForClient = true })
 	info := d.Cluster()
 	s := walkthrough.NewSession(d, v)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -522,15 +586,15 @@ func TestLiveSoftwareBreakpoints(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			v := version(t, name)
 			d, said := startLive(t, v, func(d *Driver, o *walkthrough.DriverOptions) {
-				d.forceSoftware = true
+				o.Breakpoints = "software"
 				o.WaitForClient = true
 				// Autovacuum workers get forked while the int3 bytes sit
 				// in the postmaster: each inherits them.
 				d.extraConf = []string{"autovacuum_naptime=1"}
 			})
 			info := d.Cluster()
-			if !strings.Contains(said.all(), "single-stepping") {
-				t.Errorf("the driver did not say it falls back to single-stepping: %s", said.all())
+			if !strings.Contains(said.all(), "breakpoints: software (--breakpoints software)") {
+				t.Errorf("the driver did not say it uses int3: %s", said.all())
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -773,4 +837,162 @@ func TestLiveFindInCache(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLiveOwnClientFirst makes another client connect just before
+// pgwalk's own: the walk must follow pgwalk's connection, and let the
+// other one through, untraced and served.
+func TestLiveOwnClientFirst(t *testing.T) {
+	for _, name := range []string{"16.4", "17.1"} {
+		for _, mech := range mechanisms {
+			t.Run(name+"/"+mech, func(t *testing.T) {
+				v := version(t, name)
+				type result struct {
+					conn *pgconn.PgConn
+					err  error
+				}
+				other := make(chan result, 1)
+				var otherQueued bool
+				d, _ := startLiveWith(t, v, mech, func(d *Driver, _ *walkthrough.DriverOptions) {
+					d.beforeClient = func() {
+						info := d.Cluster()
+						dialed := make(chan struct{})
+						go func() {
+							ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+							defer cancel()
+							cfg, err := pgconn.ParseConfig(connString(info.SocketDir, info.Port))
+							if err != nil {
+								other <- result{err: err}
+								close(dialed)
+								return
+							}
+							cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+								defer close(dialed)
+								var d net.Dialer
+								return d.DialContext(ctx, network, addr)
+							}
+							conn, err := pgconn.ConnectConfig(ctx, cfg)
+							other <- result{conn, err}
+						}()
+						// connect() returns once the connection waits in the
+						// listen socket's queue, before pgwalk's client dials.
+						select {
+						case <-dialed:
+							otherQueued = true
+						case <-time.After(time.Minute):
+						}
+					}
+				})
+				info := d.Cluster()
+				evs := drain(t, d, v)
+				if !otherQueued {
+					t.Fatal("the other client did not connect within a minute")
+				}
+				f := checkWalk(t, v, info, evs, wantStops(v))
+				var r result
+				select {
+				case r = <-other:
+				case <-time.After(time.Minute):
+					t.Fatal("the other client was not served within a minute")
+				}
+				if r.err != nil {
+					t.Fatalf("the other client: %v", r.err)
+				}
+				defer r.conn.Close(context.Background())
+				if pid := int(r.conn.PID()); pid == f.child || pid == 0 {
+					t.Errorf("the other client's backend is pid %d; the walked one is %d", pid, f.child)
+				}
+				ep := evs[len(evs)-1]
+				said := false
+				for _, fa := range ep.Values.Facts {
+					said = said || (fa.Name == "other connections" && strings.Contains(fa.Value, ": 1;"))
+				}
+				if !said {
+					t.Errorf("the closing check does not say one other connection went through: %+v", ep.Values.Facts)
+				}
+				checkMechanism(t, evs, mech)
+				if err := d.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				assertCleanedUp(t, info, f.child)
+			})
+		}
+	}
+}
+
+// TestLiveDeadDebugRegisters reproduces, on any machine, the virtual
+// machines whose debug registers take every write and never trap: DR7 is
+// written with its enable bits cleared.
+func TestLiveDeadDebugRegisters(t *testing.T) {
+	t.Run("auto uses int3", func(t *testing.T) {
+		for _, name := range []string{"16.4", "17.1"} {
+			t.Run(name, func(t *testing.T) {
+				v := version(t, name)
+				d, said := startLiveWith(t, v, "auto", func(d *Driver, _ *walkthrough.DriverOptions) { d.deadDR7 = true })
+				want := "breakpoints: software (the hardware debug registers took the writes but did not trap when the warm-up connection ran canAcceptConnections)"
+				if !strings.Contains(said.all(), want) {
+					t.Errorf("the driver did not say %q; said:\n%s", want, said.all())
+				}
+				info := d.Cluster()
+				evs := drain(t, d, v)
+				f := checkWalk(t, v, info, evs, wantStops(v))
+				checkMechanism(t, evs, "software")
+				confirmByServer(t, d.Client(), info, f)
+				if err := d.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				assertCleanedUp(t, info, f.child)
+			})
+		}
+	})
+	t.Run("forced hardware gives up", func(t *testing.T) {
+		v := version(t, "16.4")
+		const bound = 3 * time.Second
+		d, _ := startLiveWith(t, v, "auto", func(d *Driver, o *walkthrough.DriverOptions) {
+			d.deadDR7 = true
+			d.bounds.stage = bound
+			o.Breakpoints = "hardware"
+		})
+		info := d.Cluster()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var err error
+		for i := 0; err == nil; i++ {
+			if i > 20 {
+				t.Fatal("more than 20 stops with debug registers that cannot trap")
+			}
+			_, err = d.Next(ctx)
+		}
+		var st *StageTimeoutError
+		if !errors.As(err, &st) {
+			t.Fatalf("Next = %v, want a StageTimeoutError", err)
+		}
+		if st.Stage != "the connection reaching BackendStartup" || st.After != bound || st.Try != "--breakpoints software" ||
+			!strings.Contains(st.Expected, "canAcceptConnections") || !strings.Contains(st.Cause, "debug registers") {
+			t.Errorf("the error does not name the stage, the bound, the cause and the flag: %+v", st)
+		}
+		if err := d.Close(); err != nil {
+			t.Errorf("Close said more than Next did: %v", err)
+		}
+		assertCleanedUp(t, info)
+	})
+}
+
+// TestLiveProbeBound gives the probe no time at all: the driver must give
+// up on the debug registers at once, clean up the probe's breakpoints in
+// a postmaster that may still run, and walk with int3.
+func TestLiveProbeBound(t *testing.T) {
+	v := version(t, "16.4")
+	d, said := startLiveWith(t, v, "auto", func(d *Driver, _ *walkthrough.DriverOptions) { d.bounds.probe = time.Nanosecond })
+	if want := "breakpoints: software (the hardware debug registers took the writes but did not trap within 1ns)"; !strings.Contains(said.all(), want) {
+		t.Errorf("the driver did not say %q; said:\n%s", want, said.all())
+	}
+	info := d.Cluster()
+	evs := drain(t, d, v)
+	f := checkWalk(t, v, info, evs, wantStops(v))
+	checkMechanism(t, evs, "software")
+	if err := d.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	assertCleanedUp(t, info, f.child)
 }

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,21 +149,26 @@ func TestModuleLibc(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	pid := cmd.Process.Pid
+	// A static build maps no C library: only a dynamic one is a test.
+	if !linksLibc(t, sleep) {
+		t.Skipf("%s is not linked with the C library (a static build?)", sleep)
+	}
 	var maps []mapping
 	var libc string
-	for i := 0; i < 200; i++ { // until the loader has mapped the library
+	deadline := time.Now().Add(time.Minute)
+	for libc == "" { // until the loader has mapped the library
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) did not map the C library within a minute of its start", sleep, pid)
+		}
 		maps, err = readMaps(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ok bool
-		if libc, ok = libcPath(maps); ok {
+		if p, ok := libcPath(maps); ok {
+			libc = p
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-	if libc == "" {
-		t.Skipf("%s maps no C library (a static build?)", sleep)
 	}
 	m, err := loadModule(libc, libc, maps, true)
 	if err != nil {
@@ -193,6 +199,26 @@ func TestModuleLibc(t *testing.T) {
 	if fn := m.funcAt(addr + 1); fn == "" || m.syms[fn].Value != m.syms["malloc"].Value {
 		t.Errorf("funcAt(malloc+1) = %q", fn)
 	}
+}
+
+// linksLibc reports whether the ELF program at path needs the C library.
+func linksLibc(t *testing.T, path string) bool {
+	t.Helper()
+	ef, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	libs, err := ef.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range libs {
+		if strings.HasPrefix(l, "libc.so") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestReachable(t *testing.T) {

@@ -90,6 +90,10 @@ const (
 	dr6            = 6
 	dr7            = 7
 	dr6Step        = 1 << 14 // BS: a single step trapped
+	// dr7Enables are DR7's local and global enable bits of the four slots
+	// (L0, G0 ... L3, G3: bits 0-7, Intel SDM vol. 3, 18.2.4); with them
+	// clear nothing traps, though every register takes its write.
+	dr7Enables = 0xFF
 )
 
 func pokeUser(pid int, off uintptr, v uint64) error {

@@ -45,6 +45,7 @@ func softwareBreakpointAddr(pc uint64) uint64 { return pc }
 const (
 	numHWSlots = 0
 	dr6Step    = 0
+	dr7Enables = 0
 )
 
 func dr7Bits(slot int, kind bpKind) uint64 { return 0 }

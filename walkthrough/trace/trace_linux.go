@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -25,26 +27,49 @@ type live struct {
 	closed  bool
 	cl      *cluster
 	info    ClusterInfo
-	// forceSoftware makes the tracer use int3 only (tests of the
-	// fallback).
-	forceSoftware bool
+	// deadDR7 makes the debug registers take writes and never trap
+	// (tests of the machines where they do so).
+	deadDR7 bool
+	// bounds are the time limits of the run's stages.
+	bounds bounds
 	// hide names symbols to treat as missing (tests of degraded runs).
 	hide []string
 	// extraConf adds server settings ("name=value", tests only).
 	extraConf []string
+	// beforeClient runs on the tracer goroutine just before pgwalk's own
+	// client connects (tests of other clients arriving first).
+	beforeClient func()
 
 	resume chan struct{}
 	events chan walkthrough.Event
 	quit   chan struct{}
 	done   chan struct{}
-	// finalErr is what Next returns once done is closed.
-	finalErr error
-	tr       *tracer
-	client   *client
+	// finalErr is what Next returns once done is closed; finalSaid is set
+	// once Start or Next returned it, so that Close does not say it again.
+	finalErr  error
+	finalSaid atomic.Bool
+	tr        *tracer
+	client    *client
 
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// bounds are the time limits of a live run. Each is generous enough for a
+// loaded two-core machine running the race detector: a stage that takes
+// milliseconds normally gets tens of seconds before the driver gives up.
+type bounds struct {
+	// stage bounds every wait while the traced processes run: for the
+	// next stop, for the warm-up connection, for the client to finish.
+	// It does not run while a stop is shown: the processes are stopped
+	// on purpose then.
+	stage time.Duration
+	// probe bounds the wait for the debug registers' first trap. It can
+	// be short: past it the driver uses int3, which works everywhere.
+	probe time.Duration
+}
+
+var defaultBounds = bounds{stage: 30 * time.Second, probe: 5 * time.Second}
 
 // Supported reports whether live tracing can run on this machine: Linux
 // on an architecture the driver knows, with ptrace allowed. The last part
@@ -71,6 +96,15 @@ func (d *Driver) Start(ctx context.Context) (err error) {
 	}
 	if err := Supported(); err != nil {
 		return err
+	}
+	if !validBreakpoints(d.opts.Breakpoints) {
+		return fmt.Errorf("unknown breakpoint mechanism %q (use %s)", d.opts.Breakpoints, strings.Join(walkthrough.BreakpointModes, ", "))
+	}
+	if d.bounds.stage == 0 {
+		d.bounds.stage = defaultBounds.stage
+	}
+	if d.bounds.probe == 0 {
+		d.bounds.probe = defaultBounds.probe
 	}
 	if d.opts.Scenario != "" && d.opts.Scenario != "normal" {
 		return fmt.Errorf("the live driver cannot run the %q scenario: it traces what a real server does (use --driver reenact)", d.opts.Scenario)
@@ -115,10 +149,21 @@ func (d *Driver) Start(ctx context.Context) (err error) {
 	attached := make(chan error, 1)
 	go d.traceMain(attached)
 	d.mu.Unlock()
+	// The tracer bounds the probe and the warm-up itself; this bound
+	// catches a tracer stuck in a system call.
+	limit := 2*d.bounds.stage + d.bounds.probe
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
 	select {
 	case err = <-attached:
+		if err != nil {
+			d.finalSaid.Store(true)
+		}
 	case <-ctx.Done():
 		err = ctx.Err()
+	case <-timer.C:
+		err = &StageTimeoutError{Stage: "attaching to the postmaster", Expected: "the tracer to attach, set its breakpoints and serve the warm-up connection",
+			After: limit, Cause: "the machine is overloaded, or ptrace is stuck on this machine", Try: "again, or --driver reenact, which needs no PostgreSQL server"}
 	}
 	if err != nil {
 		_ = d.Close()
@@ -172,7 +217,7 @@ func (d *Driver) Next(ctx context.Context) (walkthrough.Event, error) {
 		// The stop an interrupted Next gave up waiting for.
 		return ev, nil
 	case <-d.done:
-		return walkthrough.Event{}, d.finalErr
+		return walkthrough.Event{}, d.sayFinal()
 	case <-ctx.Done():
 		return walkthrough.Event{}, ctx.Err()
 	}
@@ -180,11 +225,19 @@ func (d *Driver) Next(ctx context.Context) (walkthrough.Event, error) {
 	case ev := <-d.events:
 		return ev, nil
 	case <-d.done:
-		return walkthrough.Event{}, d.finalErr
+		return walkthrough.Event{}, d.sayFinal()
 	case <-ctx.Done():
 		d.interrupt()
 		return walkthrough.Event{}, ctx.Err()
 	}
+}
+
+// sayFinal returns the walk's result to a caller, who reports it.
+func (d *Driver) sayFinal() error {
+	if d.finalErr != nil {
+		d.finalSaid.Store(true)
+	}
+	return d.finalErr
 }
 
 // interrupt wakes the tracer goroutine wherever it waits.
@@ -205,13 +258,15 @@ func (d *Driver) Close() error {
 		var errs []error
 		d.mu.Lock()
 		d.closed = true
-		quit := d.quit
+		quit, cl := d.quit, d.cl
 		d.mu.Unlock()
+		stuck := false
 		if quit != nil {
 			close(quit)
 			d.interrupt()
-			<-d.done
-			if d.finalErr != nil && !errors.Is(d.finalErr, walkthrough.EOF) && !errors.Is(d.finalErr, errClosed) {
+			stuck = !d.awaitDone(d.bounds.stage)
+			// An error Start or Next returned was reported already.
+			if !stuck && d.finalErr != nil && !d.finalSaid.Load() && !errors.Is(d.finalErr, walkthrough.EOF) && !errors.Is(d.finalErr, errClosed) {
 				var ex *TraceeExitedError
 				if !errors.As(d.finalErr, &ex) {
 					errs = append(errs, d.finalErr)
@@ -219,15 +274,32 @@ func (d *Driver) Close() error {
 			}
 		}
 		d.mu.Lock()
-		cl, client := d.cl, d.client
+		client := d.client
 		d.mu.Unlock()
 		client.close()
+		// Stopping the cluster kills the postmaster, which ends any wait
+		// of a stuck tracer (a tracee that dies is always reported).
 		if err := cl.stop(); err != nil {
 			errs = append(errs, err)
+		}
+		if stuck && !d.awaitDone(d.bounds.stage) {
+			errs = append(errs, fmt.Errorf("the tracer did not stop within %s of the cluster's end", d.bounds.stage))
 		}
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr
+}
+
+// awaitDone waits up to limit for the tracer goroutine to end.
+func (d *Driver) awaitDone(limit time.Duration) bool {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-d.done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Client returns pgwalk's own connection once the closing check was

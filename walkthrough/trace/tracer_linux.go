@@ -87,6 +87,8 @@ type proc struct {
 	// slots are the debug registers in use, and dr7 their control word.
 	slots [numHWSlots]*breakpoint
 	dr7   uint64
+	// usedHW is set once a debug register of the process was set.
+	usedHW bool
 }
 
 // hit is what waitHit returns: a process stopped at one of its
@@ -111,8 +113,15 @@ type tracer struct {
 	// newborn records children whose first stop arrived before their
 	// parent reported the fork.
 	newborn map[int]bool
-	// hw is set when the debug registers work; software is used otherwise.
+	// hw is set when execution breakpoints go into debug registers and
+	// registration is caught by a write watchpoint; otherwise every
+	// breakpoint is an int3 (see probe_linux.go for how it is chosen).
 	hw bool
+	// deadDR7 clears the enable bits of every DR7 write, so that the debug
+	// registers take every write and never trap: it reproduces, on any
+	// machine, the virtual machines whose debug registers do exactly that.
+	// Tests set it, and PGWALK_TEST_DEAD_DEBUG_REGISTERS=1 does for pgwalk.
+	deadDR7 bool
 	// mods are the mapped files the driver knows, for checking memory
 	// against the file before a breakpoint is set.
 	mods []*module
@@ -167,20 +176,6 @@ func (t *tracer) attach(pid int) (*proc, error) {
 	return p, nil
 }
 
-// probeHW reports whether the debug registers can be set in p.
-func (t *tracer) probeHW(p *proc, addr uint64) bool {
-	if numHWSlots == 0 {
-		return false
-	}
-	if err := setDebugAddr(p.pid, 0, addr); err != nil {
-		return false
-	}
-	if err := setDR7(p.pid, dr7Bits(0, bpExec)); err != nil {
-		return false
-	}
-	return setDR7(p.pid, 0) == nil
-}
-
 func (t *tracer) setRunning(p *proc, running bool) {
 	t.mu.Lock()
 	if running {
@@ -200,11 +195,7 @@ func (t *tracer) setRunning(p *proc, running bool) {
 // process is detached, and PostgreSQL never blocks it.
 func (t *tracer) interrupt() {
 	t.interrupted.Store(true)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for pid := range t.running {
-		_ = unix.Kill(pid, unix.SIGCONT)
-	}
+	t.kick()
 }
 
 // moduleAt returns the known module that holds addr.
@@ -240,8 +231,20 @@ func (t *tracer) verify(p *proc, addr uint64, n int) error {
 }
 
 // arm sets a breakpoint in the stopped process p: in a free debug register
-// when they work, else (execution breakpoints only) as an int3.
+// when the driver uses them, else (execution breakpoints only) as an int3.
 func (t *tracer) arm(p *proc, name string, addr uint64, kind bpKind) (*breakpoint, error) {
+	return t.armIn(p, name, addr, kind, t.hw)
+}
+
+// armSoft sets an execution breakpoint as an int3 whatever the mode: for
+// the points that must trap on every machine.
+func (t *tracer) armSoft(p *proc, name string, addr uint64) (*breakpoint, error) {
+	return t.armIn(p, name, addr, bpExec, false)
+}
+
+// armIn sets a breakpoint in the stopped process p, in a debug register
+// when hw is set and one is free, else as an int3.
+func (t *tracer) armIn(p *proc, name string, addr uint64, kind bpKind, hw bool) (*breakpoint, error) {
 	if err := t.stop(p); err != nil {
 		return nil, err
 	}
@@ -254,16 +257,17 @@ func (t *tracer) arm(p *proc, name string, addr uint64, kind bpKind) (*breakpoin
 		}
 	}
 	b := &breakpoint{name: name, addr: addr, kind: kind, slot: -1}
-	if t.hw {
+	if hw {
 		for i := range p.slots {
 			if p.slots[i] != nil {
 				continue
 			}
+			p.usedHW = true
 			if err := setDebugAddr(p.pid, i, addr); err != nil {
 				return nil, fmt.Errorf("set DR%d for %s: %w", i, name, err)
 			}
 			dr7 := p.dr7 | dr7Bits(i, kind)
-			if err := setDR7(p.pid, dr7); err != nil {
+			if err := t.setDR7(p.pid, dr7); err != nil {
 				return nil, fmt.Errorf("enable DR%d for %s: %w", i, name, err)
 			}
 			p.dr7 = dr7
@@ -303,13 +307,19 @@ func (t *tracer) disarm(p *proc, b *breakpoint) error {
 		return nil
 	}
 	p.bps = append(p.bps[:idx], p.bps[idx+1:]...)
+	// Memory and debug registers can be written only while the tracee is
+	// stopped (ptrace(2): ESRCH otherwise); a wait that gave up may have
+	// left it running.
+	if err := t.stop(p); err != nil {
+		return err
+	}
 	if p.exited {
 		return nil
 	}
 	if b.slot >= 0 {
 		p.slots[b.slot] = nil
 		p.dr7 &^= dr7SlotMask(b.slot)
-		if err := setDR7(p.pid, p.dr7); err != nil {
+		if err := t.setDR7(p.pid, p.dr7); err != nil {
 			return fmt.Errorf("disable DR%d in pid %d: %w", b.slot, p.pid, err)
 		}
 		return nil
@@ -319,15 +329,15 @@ func (t *tracer) disarm(p *proc, b *breakpoint) error {
 
 // disarmAll removes every breakpoint of p and clears its debug registers.
 func (t *tracer) disarmAll(p *proc) error {
-	var first error
+	first := t.stop(p)
 	for len(p.bps) > 0 {
 		// disarm forgets the breakpoint even when restoring it fails.
 		if err := t.disarm(p, p.bps[len(p.bps)-1]); err != nil && first == nil {
 			first = err
 		}
 	}
-	if t.hw && !p.exited {
-		if err := setDR7(p.pid, 0); err != nil && first == nil {
+	if p.usedHW && !p.exited {
+		if err := t.setDR7(p.pid, 0); err != nil && first == nil {
 			first = err
 		}
 		for i := range p.slots {
@@ -397,7 +407,7 @@ func (t *tracer) stepOver(p *proc, b *breakpoint) error {
 		}
 		sig := ws.StopSignal()
 		if sig == unix.SIGTRAP && ws>>16 == 0 {
-			if _, err := takeDR6(p.pid); err != nil && t.hw {
+			if _, err := takeDR6(p.pid); err != nil && p.usedHW {
 				return err
 			}
 			break
@@ -417,7 +427,7 @@ func (t *tracer) lift(p *proc, b *breakpoint, off bool) error {
 		if off {
 			dr7 &^= dr7SlotMask(b.slot)
 		}
-		return setDR7(p.pid, dr7)
+		return t.setDR7(p.pid, dr7)
 	}
 	if off {
 		return writeMem(p.pid, b.addr, b.orig)
@@ -452,8 +462,12 @@ func describeExit(ws unix.WaitStatus) string {
 // waitHit resumes every stopped process that is not held and returns the
 // first breakpoint hit. Along the way it follows forks (detaching every
 // child that is not the connection's backend), passes signals on, and
-// suppresses the SIGSTOPs that interrupt sends.
-func (t *tracer) waitHit() (hit, error) {
+// suppresses the SIGCONTs and SIGSTOPs that interrupt and the watchdog
+// send. Past lim's deadline it returns errDeadline, once lim.wake is
+// closed errWoken; the processes may then still run.
+func (t *tracer) waitHit(lim limits) (hit, error) {
+	wd, stop := t.watch(lim)
+	defer stop()
 	for {
 		for _, p := range t.procs {
 			if p.stopped && !p.hold {
@@ -462,8 +476,16 @@ func (t *tracer) waitHit() (hit, error) {
 				}
 			}
 		}
+		// The flags are read after the processes were resumed: a watchdog
+		// that sets one later also finds them running, and wakes wait4.
 		if t.interrupted.Load() {
 			return hit{}, errInterrupted
+		}
+		if wd.expired.Load() {
+			return hit{}, errDeadline
+		}
+		if wd.woken.Load() {
+			return hit{}, errWoken
 		}
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
@@ -539,7 +561,7 @@ func (t *tracer) identify(p *proc) (hit, bool, error) {
 	if err != nil {
 		return hit{}, false, err
 	}
-	if t.hw {
+	if p.usedHW {
 		status, err := takeDR6(p.pid)
 		if err != nil {
 			return hit{}, false, err
@@ -762,7 +784,7 @@ func (t *tracer) singleStep(p *proc) error {
 			}
 			return t.onFork(p, int(msg), event)
 		case sig == unix.SIGTRAP:
-			if t.hw {
+			if p.usedHW {
 				_, _ = takeDR6(p.pid)
 			}
 			return nil

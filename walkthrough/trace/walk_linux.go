@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +27,9 @@ const (
 	symProcPid    = "MyProcPid"
 	symAliveFDs   = "postmaster_alive_fds"
 	symSyslogPipe = "syslogPipe"
+	// symClose is the C library's close(): the postmaster's first call
+	// after the push onto BackendList is close() on the client socket.
+	symClose = "close"
 )
 
 // statusOK is PostgreSQL's STATUS_OK (c.h).
@@ -52,15 +54,22 @@ type plan struct {
 	// inlinable are the functions of the path that a compiler may fold
 	// into their callers: the struct-creation stop says which it did.
 	inlinable []string
+	// peerOff is where, in the record the accept function fills (its
+	// second argument), the client's address lies: raddr, a SockAddr.
+	// 16.4's Port (libpq-be.h:146-152) holds sock, noblock, proto and the
+	// SockAddr laddr before it; 17.1's ClientSocket (libpq-be.h:236-240)
+	// only sock. A SockAddr is a sockaddr_storage (128 bytes, 8-aligned)
+	// and a socklen_t: 136 bytes on LP64.
+	peerOff int
 }
 
 func planFor(major int) plan {
 	if major >= 17 {
 		return plan{accept: "AcceptConnection", alloc: "palloc_extended", allocFlags: mcxtAllocNoOOM,
-			main: "BackendMain", inlinable: []string{"BackendStartup", "RandomCancelKey"}}
+			main: "BackendMain", inlinable: []string{"BackendStartup", "RandomCancelKey"}, peerOff: 8}
 	}
 	return plan{accept: "StreamConnection", alloc: "malloc", allocInLibc: true, allocFlags: -1,
-		main: "PostgresMain", inlinable: []string{"BackendStartup", "RandomCancelKey", "BackendRun", "ConnCreate"}}
+		main: "PostgresMain", inlinable: []string{"BackendStartup", "RandomCancelKey", "BackendRun", "ConnCreate"}, peerOff: 16 + 136}
 }
 
 // walker walks one connection after another through the stops.
@@ -76,11 +85,22 @@ type walker struct {
 	layout backendLayout
 	conn   int
 	logOff int64
+	// deadline bounds the wait for the next stop; zero while the walk
+	// waits for an outside client, which may take any time.
+	deadline time.Time
+	// client is pgwalk's own client of the connection being walked.
+	client *client
+	// foreign counts the connections let through untraced because they
+	// were not pgwalk's own client's; peerUnknown is set once the driver
+	// said it cannot tell.
+	foreign     int
+	peerUnknown bool
 }
 
 // newWalker attaches to the postmaster and resolves the symbols.
 func (d *Driver) newWalker() (*walker, error) {
 	t := newTracer()
+	t.deadDR7 = d.deadDR7 || deadRegistersFromEnv()
 	d.mu.Lock()
 	d.tr = t
 	d.mu.Unlock()
@@ -112,12 +132,8 @@ func (d *Driver) newWalker() (*walker, error) {
 		}
 	}
 	w.resolve()
-	if !d.forceSoftware {
-		a, ok := w.addr[symFork]
-		if !ok && len(w.exe.loads) > 0 {
-			a = w.exe.bias + w.exe.loads[0].Vaddr
-		}
-		t.hw = t.probeHW(pm, a)
+	if err := w.warmUp(); err != nil {
+		return w, err
 	}
 	w.logOff = d.cl.logSize()
 	w.sayUnavailable()
@@ -143,9 +159,12 @@ func (w *walker) resolve() {
 			w.addr[n] = a
 		}
 	}
-	if w.plan.allocInLibc && !hidden[w.plan.alloc] {
-		if a, _, ok := w.libc.lookup(w.plan.alloc); ok {
-			w.addr[w.plan.alloc] = a
+	for _, n := range []string{w.plan.alloc, symClose} {
+		if n == w.plan.alloc && !w.plan.allocInLibc || hidden[n] {
+			continue
+		}
+		if a, _, ok := w.libc.lookup(n); ok {
+			w.addr[n] = a
 		}
 	}
 }
@@ -178,8 +197,11 @@ func (w *walker) sayUnavailable() {
 	need(symClosePorts, "the ClosePostmasterPorts stop and the child's descriptors (child)")
 	need(w.plan.main, "the "+w.plan.main+" stop (child)")
 	need(symBackendLst, "parent-registration")
-	if w.has(symBackendLst) && !w.t.hw {
-		w.opts.Say("debug registers are unavailable: parent-registration is found by single-stepping the postmaster (slower)")
+	if w.has(symBackendLst) && !w.t.hw && !w.has(symClose) {
+		w.opts.Say("no symbol close in the C library: parent-registration is found by single-stepping the postmaster (slower)")
+	}
+	if !w.opts.WaitForClient && !w.has(w.plan.accept) {
+		w.opts.Say(fmt.Sprintf("no symbol %s: pgwalk cannot tell its own connection from others, and walks the first to reach BackendStartup", w.plan.accept))
 	}
 	if len(msgs) > 0 {
 		w.opts.Say("unavailable with this binary: " + strings.Join(msgs, "; "))
@@ -192,10 +214,13 @@ func (w *walker) close() {
 	w.libc.close()
 }
 
-// awaitResume waits for the next Next.
+// awaitResume waits for the next Next, with no bound: the processes are
+// stopped on purpose while the reader looks. The bound of the wait for
+// the next stop starts when it comes.
 func (w *walker) awaitResume() error {
 	select {
 	case <-w.d.resume:
+		w.deadline = time.Now().Add(w.d.bounds.stage)
 		return nil
 	case <-w.d.quit:
 		return errClosed
@@ -214,11 +239,15 @@ func (w *walker) emit(ev walkthrough.Event) error {
 	return w.awaitResume()
 }
 
-// wait runs the processes to the next breakpoint.
-func (w *walker) wait() (hit, error) {
-	h, err := w.t.waitHit()
-	if errors.Is(err, errInterrupted) {
+// wait runs the processes to the next breakpoint, within w.deadline; st
+// names what they are expected to reach, for the error past it.
+func (w *walker) wait(st stage) (hit, error) {
+	h, err := w.t.waitHit(limits{deadline: w.deadline})
+	switch {
+	case errors.Is(err, errInterrupted):
 		return h, errClosed
+	case errors.Is(err, errDeadline):
+		return h, w.stalled(st)
 	}
 	return h, err
 }
@@ -317,12 +346,20 @@ func (w *walker) connect() {
 		} else {
 			w.opts.Say("waiting for the next client")
 		}
+		// A person may take any time to connect: the bound starts when
+		// the client arrives (see detect).
+		w.deadline = time.Time{}
 		return
 	}
+	if w.d.beforeClient != nil {
+		w.d.beforeClient()
+	}
 	c := startClient(w.d.cl.dir, clusterPort)
+	w.client = c
 	w.d.mu.Lock()
 	w.d.client = c
 	w.d.mu.Unlock()
+	w.deadline = time.Now().Add(w.d.bounds.stage)
 }
 
 // walkConnection follows one connection from accept to the closing check.
@@ -349,168 +386,6 @@ func (w *walker) walkConnection() error {
 		return err
 	}
 	return w.epilogue(o)
-}
-
-// detect waits for a connection to reach BackendStartup: canAcceptConnections
-// called for a normal backend, or (without that symbol) the accept function
-// returning STATUS_OK. On the way it catches the allocation of the Backend
-// record and reports struct-creation there. It returns the hit it detected
-// the connection at.
-func (w *walker) detect(o *obs) (hit, error) {
-	t, pm := w.t, w.pm
-	var trig, gate, gateRet, alloc, allocRet *breakpoint
-	var err error
-	armPM := func(name string, addr uint64) (*breakpoint, error) { return t.arm(pm, name, addr, bpExec) }
-	if a, ok := w.addr[symCanAccept]; ok {
-		if trig, err = armPM(symCanAccept, a); err != nil {
-			return hit{}, err
-		}
-	}
-	if a, ok := w.addr[w.plan.accept]; ok {
-		if gate, err = armPM(w.plan.accept, a); err != nil {
-			return hit{}, err
-		}
-	}
-	w.connect()
-	disarmAll := func() {
-		for _, b := range []*breakpoint{trig, gate, gateRet, alloc, allocRet} {
-			_ = t.disarm(pm, b)
-		}
-	}
-	for {
-		h, err := w.wait()
-		if err != nil {
-			return h, err
-		}
-		if h.p != pm || h.bp == nil {
-			continue
-		}
-		switch h.bp {
-		case gate:
-			ret, err := returnAddress(pm.pid, &h.regs)
-			if err != nil {
-				return h, err
-			}
-			_ = t.disarm(pm, gate)
-			gate = nil
-			if gateRet, err = armPM(w.plan.accept+" (return)", ret); err != nil {
-				return h, err
-			}
-		case gateRet:
-			_ = t.disarm(pm, gateRet)
-			gateRet = nil
-			if int32(h.regs.ret()) != statusOK {
-				// Accepting failed: wait for the next connection.
-				if gate, err = armPM(w.plan.accept, w.addr[w.plan.accept]); err != nil {
-					return h, err
-				}
-				continue
-			}
-			if a, ok := w.addr[w.plan.alloc]; ok {
-				if alloc, err = armPM(w.plan.alloc, a); err != nil {
-					return h, err
-				}
-			}
-			if trig == nil && alloc == nil {
-				disarmAll()
-				return h, nil
-			}
-		case alloc:
-			if h.regs.arg(0) != uint64(w.layout.Size) || (w.plan.allocFlags >= 0 && int64(h.regs.arg(1)) != w.plan.allocFlags) {
-				continue // another allocation
-			}
-			ret, err := returnAddress(pm.pid, &h.regs)
-			if err != nil {
-				return h, err
-			}
-			_ = t.disarm(pm, alloc)
-			alloc = nil
-			if allocRet, err = armPM(w.plan.alloc+" (return)", ret); err != nil {
-				return h, err
-			}
-		case allocRet:
-			_ = t.disarm(pm, allocRet)
-			allocRet = nil
-			o.allocAddr, o.allocSeen = h.regs.ret(), true
-			if err := w.emitStructCreation(o, h, ""); err != nil {
-				return h, err
-			}
-			if trig == nil {
-				disarmAll()
-				return h, nil
-			}
-		case trig:
-			if int32(h.regs.arg(0)) != backendTypeNormal {
-				continue // an autovacuum worker or a background worker
-			}
-			disarmAll()
-			return h, nil
-		}
-	}
-}
-
-// emitStructCreation reports phase 1. With the allocation seen it stops
-// where the allocator returned; otherwise at the first later stop, saying
-// so.
-func (w *walker) emitStructCreation(o *obs, h hit, point string) error {
-	v := w.values(o)
-	call := fmt.Sprintf("%s(%d)", w.plan.alloc, w.layout.Size)
-	if w.plan.allocFlags >= 0 {
-		call = fmt.Sprintf("%s(%d, MCXT_ALLOC_NO_OOM)", w.plan.alloc, w.layout.Size)
-	}
-	if o.allocSeen {
-		point = w.plan.alloc + " returned"
-		if fn := w.exe.funcAt(h.bp.addr); fn != "" {
-			point += " in " + fn
-		}
-		v.Facts = append(v.Facts,
-			fact("allocation", fmt.Sprintf("%s returned %#x: the new Backend record", call, o.allocAddr)),
-			fact("allocator", w.plan.alloc),
-		)
-	} else {
-		v.Facts = append(v.Facts,
-			fact("allocation", fmt.Sprintf("%s already ran in BackendStartup, just before this stop: the driver could not break on it in this binary", call)),
-		)
-	}
-	where := ""
-	if o.allocSeen {
-		where = w.exe.funcAt(h.bp.addr)
-	}
-	if in := w.inlined(where); in != "" {
-		v.Facts = append(v.Facts, fact("inlined", in))
-	}
-	v.Facts = append(v.Facts,
-		fact("binary", w.exe.path),
-		fact("backend record", fmt.Sprintf("sizeof(Backend) = %d; layout %s", w.layout.Size, w.layout)),
-		bpFact(h.bp),
-	)
-	return w.emit(w.event(walkthrough.StructCreation, w.pm, point, v))
-}
-
-// inlined says which functions of the path have no symbol of their own:
-// the compiler folded them into their callers. where names the function
-// BackendStartup's allocation returned into, when known.
-func (w *walker) inlined(where string) string {
-	if w.exe.noSymtab {
-		return ""
-	}
-	var gone []string
-	for _, n := range w.plan.inlinable {
-		if _, _, ok := w.exe.lookup(n); !ok {
-			gone = append(gone, n)
-		}
-	}
-	if len(gone) == 0 {
-		return ""
-	}
-	msg := strings.Join(gone, ", ") + ": no symbol of their own in this binary, the compiler inlined them into their callers"
-	if gone[0] == "BackendStartup" {
-		msg += "; no breakpoint can mark where BackendStartup begins"
-		if where != "" {
-			msg += fmt.Sprintf(" (its allocation returned into %s)", where)
-		}
-	}
-	return msg
 }
 
 // parentUntilFork follows the postmaster from the detected connection to
@@ -551,7 +426,7 @@ func (w *walker) parentUntilFork(o *obs, detected hit) error {
 		}
 	}
 	for {
-		h, err := w.wait()
+		h, err := w.wait(stParent)
 		if err != nil {
 			return err
 		}
@@ -718,7 +593,7 @@ func (w *walker) childStops(o *obs) error {
 	defer func() { ch.hold = true }()
 	var namer fdNamer
 	for armed > 0 {
-		h, err := w.wait()
+		h, err := w.wait(stChild)
 		if err != nil {
 			return err
 		}
@@ -828,291 +703,4 @@ func (w *walker) namer(ch *proc) fdNamer {
 		f.Close()
 	}
 	return n
-}
-
-// registration runs the postmaster until it pushes the new Backend record
-// onto BackendList, with the backend held at its last stop.
-func (w *walker) registration(o *obs) error {
-	a, ok := w.addr[symBackendLst]
-	if !ok || o.forkRet == nil || *o.forkRet <= 0 {
-		return nil
-	}
-	t, pm := w.t, w.pm
-	if o.child != nil && !o.child.exited {
-		o.child.hold = true
-	}
-	headNext := a + 8 // dlist_head { dlist_node head { prev, next } }
-	var h hit
-	var err error
-	if t.hw {
-		watch, err := t.arm(pm, symBackendLst+".head.next", headNext, bpWrite8)
-		if err != nil {
-			return err
-		}
-		for {
-			if h, err = w.wait(); err != nil {
-				return err
-			}
-			if h.p != pm || h.bp != watch {
-				continue
-			}
-			if node, addr, ok := w.headNode(headNext, *o.forkRet); ok {
-				o.node, o.nodeAddr = node, addr
-				break
-			}
-		}
-		_ = t.disarm(pm, watch)
-	} else if h, err = w.stepToRegistration(o, headNext); err != nil {
-		return err
-	}
-	return w.emitRegistration(o, h, a)
-}
-
-// headNode reads the record at the head of BackendList and returns it when
-// its pid is pid.
-func (w *walker) headNode(headNext uint64, pid int) (*walkthrough.BackendNode, uint64, bool) {
-	elem, err := readU64(w.pm.pid, headNext)
-	if err != nil || elem == 0 {
-		return nil, 0, false
-	}
-	addr := elem - uint64(w.layout.Elem)
-	raw := make([]byte, w.layout.Size)
-	if readMem(w.pm.pid, addr, raw) != nil {
-		return nil, 0, false
-	}
-	n, err := w.layout.decode(raw)
-	if err != nil || n.PID != pid {
-		return nil, 0, false
-	}
-	return &n, addr, true
-}
-
-// stepToRegistration single-steps the postmaster until BackendList's head
-// holds the new record: the fallback when no debug register can watch it.
-func (w *walker) stepToRegistration(o *obs, headNext uint64) (hit, error) {
-	pm := w.pm
-	const maxSteps = 5_000_000
-	for i := 0; i < maxSteps; i++ {
-		if i%1024 == 0 && w.t.interrupted.Load() {
-			return hit{}, errClosed
-		}
-		if node, addr, ok := w.headNode(headNext, *o.forkRet); ok {
-			o.node, o.nodeAddr = node, addr
-			r, err := getRegs(pm.pid)
-			return hit{p: pm, regs: r}, err
-		}
-		if err := w.t.singleStep(pm); err != nil {
-			return hit{}, err
-		}
-	}
-	return hit{}, fmt.Errorf("BackendList did not change within %d instructions", maxSteps)
-}
-
-func (w *walker) emitRegistration(o *obs, h hit, listAddr uint64) error {
-	v := w.values(o)
-	v.Backend = o.node
-	v.BackendList = w.backendList(listAddr)
-	lines, off := w.d.cl.logLinesFrom(w.logOff)
-	w.logOff = off
-	for _, l := range lines {
-		if strings.Contains(l, "forked new backend") && strings.Contains(l, fmt.Sprintf("pid=%d ", *o.forkRet)) {
-			v.Log = append(v.Log, l)
-		}
-	}
-	want := expectedNode{PID: *o.forkRet, CancelKey: o.cancelKey, ChildSlot: o.slot}
-	bad := checkLayout(*o.node, want)
-	layout := "checked: " + w.layout.String()
-	if len(bad) > 0 {
-		layout = "does not hold: " + strings.Join(bad, "; ")
-	}
-	v.Facts = append(v.Facts,
-		fact("record", fmt.Sprintf("%#x, pushed at the head of BackendList (%#x)", o.nodeAddr, listAddr)),
-		fact("layout", layout),
-	)
-	v.Checks = append(v.Checks, w.nodeChecks(o)...)
-	if h.bp != nil {
-		v.Facts = append(v.Facts, bpFact(h.bp))
-	} else {
-		v.Facts = append(v.Facts, fact("found by", "single-stepping the postmaster until BackendList changed"))
-	}
-	return w.emit(w.event(walkthrough.ParentRegistration, w.pm, "dlist_push_head(&BackendList) done", v))
-}
-
-// nodeChecks compares the registered record with what was seen before.
-func (w *walker) nodeChecks(o *obs) []walkthrough.Check {
-	n := o.node
-	var cs []walkthrough.Check
-	cs = append(cs, check("Backend.pid = fork_process return", []string{"Backend.pid", "fork_process"},
-		[]string{strconv.Itoa(n.PID), strconv.Itoa(*o.forkRet)}))
-	if o.cancelKey != nil {
-		cs = append(cs, check("Backend.cancel_key = MyCancelKey", []string{"Backend.cancel_key", "MyCancelKey"},
-			[]string{fmt.Sprint(n.CancelKey), fmt.Sprint(*o.cancelKey)}))
-	}
-	if o.slot != nil {
-		cs = append(cs, check("Backend.child_slot = AssignPostmasterChildSlot", []string{"Backend.child_slot", symSlot},
-			[]string{strconv.Itoa(n.ChildSlot), strconv.Itoa(*o.slot)}))
-	}
-	if o.allocSeen {
-		cs = append(cs, check("BackendList head = the record allocated at struct-creation", []string{"head", w.plan.alloc},
-			[]string{fmt.Sprintf("%#x", o.nodeAddr), fmt.Sprintf("%#x", o.allocAddr)}))
-	}
-	return cs
-}
-
-// backendList reads every record of the postmaster's BackendList.
-func (w *walker) backendList(listAddr uint64) []walkthrough.BackendNode {
-	var out []walkthrough.BackendNode
-	next, err := readU64(w.pm.pid, listAddr+8)
-	for i := 0; err == nil && next != 0 && next != listAddr && i < 256; i++ {
-		raw := make([]byte, w.layout.Size)
-		if readMem(w.pm.pid, next-uint64(w.layout.Elem), raw) != nil {
-			break
-		}
-		n, derr := w.layout.decode(raw)
-		if derr != nil {
-			break
-		}
-		out = append(out, n)
-		next, err = readU64(w.pm.pid, next+8)
-	}
-	return out
-}
-
-// epilogue lets the processes go and reports the closing check: the
-// BackendKeyData pgwalk's client received against what memory held.
-func (w *walker) epilogue(o *obs) error {
-	t := w.t
-	if o.child != nil {
-		if err := t.detach(o.child); err != nil {
-			return err
-		}
-	}
-	// Once the walked backend is running on its own, the postmaster stays
-	// attached with its breakpoints removed until Close, so that
-	// PTRACE_O_EXITKILL still takes the cluster down if pgwalk is killed at
-	// the closing check. When no backend was seen, the connection has yet
-	// to be forked, and a postmaster left attached would stop at that fork
-	// with nobody to continue it: detach it then.
-	if o.child == nil && !w.opts.WaitForClient {
-		if err := t.detachAll(); err != nil {
-			return err
-		}
-	} else if err := t.disarmAll(w.pm); err != nil {
-		return err
-	}
-	t.target = nil
-	t.expectFork = nil
-	v := w.values(o)
-	ev := w.event(walkthrough.Epilogue, nil, "the client is connected", v)
-	if c := w.d.client; c != nil && !w.opts.WaitForClient {
-		select {
-		case <-c.done:
-		case <-w.d.quit:
-			return errClosed
-		case <-time.After(10 * time.Minute):
-			return errors.New("pgwalk's client did not finish connecting within 10 minutes")
-		}
-		ev.Process = walkthrough.Client
-		ev.PID = os.Getpid()
-		if c.err != nil {
-			// A dead-end child, for one, sends an error instead of the
-			// key: report it, it is what happened.
-			ev.Point = "the client was refused"
-			ev.Values.Facts = append(ev.Values.Facts, fact("client error", c.err.Error()))
-		}
-		ev.Values.ClientBackendKey = c.key
-		ev.Values.Facts = append(ev.Values.Facts, fact("client", fmt.Sprintf("pgwalk's own client (pgconn) over %s", filepath.Join(w.d.cl.dir, fmt.Sprintf(".s.PGSQL.%d", clusterPort)))))
-	} else {
-		ev.Process = walkthrough.Client
-		ev.Point = "the backend runs on its own"
-		ev.Values.Facts = append(ev.Values.Facts, fact("client", "an outside client: pgwalk does not see the BackendKeyData it received, so the checks compare what memory held"))
-	}
-	ev.Values.Checks = w.finalChecks(o, ev.Values.ClientBackendKey)
-	if n := t.others.Load(); n > 0 {
-		ev.Values.Facts = append(ev.Values.Facts, fact("other children", fmt.Sprintf("%d other children of the postmaster were forked while traced and let go at once (%d inherited int3 bytes removed from them)", n, t.restored.Load())))
-	}
-	return w.emit(ev)
-}
-
-// finalChecks are the cross-checks of the closing stop.
-func (w *walker) finalChecks(o *obs, key *walkthrough.BackendKey) []walkthrough.Check {
-	var cs []walkthrough.Check
-	add := func(name string, pairs ...string) {
-		var names, vals []string
-		for i := 0; i+1 < len(pairs); i += 2 {
-			if pairs[i+1] != "" {
-				names = append(names, pairs[i])
-				vals = append(vals, pairs[i+1])
-			}
-		}
-		if len(vals) >= 2 {
-			cs = append(cs, check(name, names, vals))
-		}
-	}
-	str := func(p *int) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.Itoa(*p)
-	}
-	str32 := func(p *int32) string {
-		if p == nil {
-			return ""
-		}
-		return strconv.Itoa(int(*p))
-	}
-	var keyPID, keySecret string
-	if key != nil {
-		keyPID, keySecret = strconv.Itoa(key.PID), strconv.Itoa(int(key.SecretKey))
-	}
-	var nodePID, nodeKey, nodeSlot string
-	if o.node != nil {
-		nodePID, nodeKey, nodeSlot = strconv.Itoa(o.node.PID), strconv.Itoa(int(o.node.CancelKey)), strconv.Itoa(o.node.ChildSlot)
-	}
-	childPID := ""
-	if o.childPID != 0 {
-		childPID = strconv.Itoa(o.childPID)
-	}
-	add("BackendKeyData pid = fork_process return = Backend.pid",
-		"BackendKeyData.pid", keyPID, "fork_process", str(o.forkRet), "PTRACE_EVENT_FORK", childPID, "MyProcPid", str(o.childProcID), "Backend.pid", nodePID)
-	add("BackendKeyData secret = MyCancelKey = Backend.cancel_key",
-		"BackendKeyData.secret", keySecret, "MyCancelKey (postmaster)", str32(o.cancelKey), "MyCancelKey (backend)", str32(o.childKey), "Backend.cancel_key", nodeKey)
-	add("AssignPostmasterChildSlot = MyPMChildSlot = Backend.child_slot",
-		symSlot, str(o.slot), "MyPMChildSlot", str(o.childSlot), "Backend.child_slot", nodeSlot)
-	if o.fdsBefore != nil {
-		had, kept := false, false
-		for _, fd := range o.fdsBefore {
-			had = had || fd.Kind == walkthrough.FDListenSocket
-		}
-		for _, fd := range o.fdsAfter {
-			kept = kept || fd.Kind == walkthrough.FDListenSocket
-		}
-		cs = append(cs, walkthrough.Check{Name: "listen socket closed in the child", OK: had && !kept,
-			Detail: fmt.Sprintf("before ClosePostmasterPorts: %v, after: %v", had, kept)})
-		client := false
-		for _, fd := range o.fdsAfter {
-			client = client || fd.Kind == walkthrough.FDClientSocket
-		}
-		cs = append(cs, walkthrough.Check{Name: "client socket kept in the child", OK: client})
-	}
-	return cs
-}
-
-// ownFDs lists the descriptors of child that the postmaster's table pm
-// did not hold at the fork; "" when pm is unknown or all were inherited.
-func ownFDs(child []walkthrough.FD, pm []rawFD) string {
-	if pm == nil {
-		return ""
-	}
-	had := map[string]bool{}
-	for _, fd := range pm {
-		had[strconv.Itoa(fd.Num)+" "+fd.Target] = true
-	}
-	var out []string
-	for _, fd := range child {
-		if !had[strconv.Itoa(fd.Num)+" "+fd.Target] {
-			out = append(out, fmt.Sprintf("fd %d (%s)", fd.Num, fd.Kind))
-		}
-	}
-	return strings.Join(out, ", ")
 }
