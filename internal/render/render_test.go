@@ -3,12 +3,14 @@ package render
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/charmbracelet/glamour"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -45,25 +47,59 @@ func notty(t testing.TB) *Renderer {
 	return r
 }
 
-// TestNotesGolden renders every note of every version in the notty style.
-func TestNotesGolden(t *testing.T) {
-	set, err := annotations.Default()
-	if err != nil {
-		t.Fatal(err)
+// TestMarkdownGolden renders the fixed Markdown of testdata/markdown (not
+// pgwalk's notes: a note edit must not break the renderer's tests; the
+// notes are covered by the annotations package's tests) in each style and
+// at each width. go test ./internal/render -update rewrites the goldens.
+func TestMarkdownGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "markdown", "*.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in testdata/markdown: %v", err)
 	}
-	r := notty(t)
-	for _, v := range walkthrough.Versions() {
-		for _, n := range set.Notes(v.Name, annotations.DefaultLang) {
-			t.Run(v.Name+"/"+string(n.Phase), func(t *testing.T) {
-				out, err := r.Document(NoteMarkdown(n, v))
+	for _, file := range files {
+		md, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(filepath.Base(file), ".md")
+		for _, tc := range []struct {
+			style string
+			width int
+			color bool
+		}{{"notty", 80, false}, {"notty", 40, false}, {"ascii", 60, false}, {"dark", 80, true}} {
+			t.Run(fmt.Sprintf("%s/%s-%d", name, tc.style, tc.width), func(t *testing.T) {
+				r, err := New(Options{Style: tc.style, Width: tc.width, Color: tc.color})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if strings.Contains(out, "\x1b[") {
-					t.Error("notty output carries ANSI escapes")
+				out, err := r.Document(string(md))
+				if err != nil {
+					t.Fatal(err)
 				}
-				golden(t, "notes/"+v.Name+"/"+string(n.Phase), out)
+				if !tc.color && strings.Contains(out, "\x1b[") {
+					t.Error("output without colour carries ANSI escapes")
+				}
+				if tc.color && !strings.Contains(out, "\x1b[") {
+					t.Error("colour output carries no ANSI escapes")
+				}
+				checkLines(t, out, tc.width)
+				golden(t, fmt.Sprintf("markdown/%s.%s-%d", name, tc.style, tc.width), out)
 			})
+		}
+	}
+}
+
+// checkLines fails when a line of out ends in a blank, or is wider than
+// width without being a listed link address.
+func checkLines(t *testing.T, out string, width int) {
+	t.Helper()
+	for i, l := range strings.Split(out, "\n") {
+		plain := ansi.Strip(l)
+		if strings.HasSuffix(plain, " ") {
+			t.Errorf("line %d ends in a blank: %q", i+1, plain)
+		}
+		if w := ansi.StringWidth(l); w > width && !strings.Contains(plain, "://") {
+			t.Errorf("line %d is %d columns, wider than %d: %q", i+1, w, width, plain)
 		}
 	}
 }
