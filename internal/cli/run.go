@@ -259,8 +259,12 @@ func runRun(parent context.Context, opts *RunOptions) error {
 			return err
 		}
 		w.ascii = !w.renderer.Color()
-		w.source = newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, w.renderer)
-		w.source.Prefetch(ctx, notes.Notes(opts.Version.Name, annotations.DefaultLang))
+		if w.source, err = newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, w.renderer); err != nil {
+			return err
+		}
+		if msg := w.source.Prefetch(ctx, notes.Notes(opts.Version.Name, annotations.DefaultLang)); msg != "" {
+			fmt.Fprintf(io.ErrOut, "pgwalk: source lines: %s\n", msg)
+		}
 	}
 	w.ctx = ctx
 	if opts.Lang != annotations.DefaultLang && !slices.Contains(notes.Langs(), opts.Lang) {
