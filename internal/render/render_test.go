@@ -270,3 +270,49 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestStopGolden renders a whole stop (a fixed event and a fixture note,
+// with an earlier stop of its connection) as a run prints it off a
+// terminal: heading, what is new, the note, every value.
+func TestStopGolden(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "markdown", "note.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sampleStop()
+	s.Note = &annotations.Note{Phase: s.Event.Phase, Title: "Parent registration", Version: "16.4", Body: string(body),
+		Refs: []annotations.Ref{{File: "src/demo.c", First: 10, Last: 12, SHA256: "0123456789abcdef"}}}
+	s.Earlier = []walkthrough.Event{{Connection: 1, Phase: walkthrough.Fork, Values: walkthrough.Values{
+		PostmasterPID: 4100, ChildPID: 4101, CancelKey: walkthrough.Int32(-123456789)}}}
+	out, err := notty(t).Document(s.Markdown(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, out, 80)
+	golden(t, "stop", out)
+}
+
+// TestCompactValues checks that the head of a stop lists only what is new
+// since the earlier stops of its connection, and every check.
+func TestCompactValues(t *testing.T) {
+	s := sampleStop()
+	s.Earlier = []walkthrough.Event{{Values: walkthrough.Values{PostmasterPID: 4100, ChildPID: 4101, CancelKey: walkthrough.Int32(-123456789),
+		Log: []string{"DEBUG:  forked new backend, pid=4101 socket=9"}}}}
+	got := CompactValuesMarkdown(s.Event, s.Earlier, true, "en")
+	for _, want := range []string{"`child_slot` = 1", "`dead_end` = false", "`closed_fds`: fd 3 listen socket", "`backend_list`: pid 4101",
+		"`client_backend_key` = pid 4101", "[ok] pid matches — 4101 = 4101", "[FAILED] key matches — 1 != 2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the head lacks %q:\n%s", want, got)
+		}
+	}
+	for _, known := range []string{"postmaster_pid", "child_pid", "cancel_key`", "forked new backend", "allocator"} {
+		if strings.Contains(got, known) {
+			t.Errorf("the head repeats %q, seen at an earlier stop (or not a value that changed):\n%s", known, got)
+		}
+	}
+	nothing := CompactValuesMarkdown(walkthrough.Event{Driver: "reenact", Values: walkthrough.Values{PostmasterPID: 4100}},
+		[]walkthrough.Event{{Values: walkthrough.Values{PostmasterPID: 4100}}}, true, "en")
+	if !strings.Contains(nothing, "Nothing new was observed at this stop (v shows every value)") {
+		t.Errorf("a stop with nothing new must say so:\n%s", nothing)
+	}
+}
