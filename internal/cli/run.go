@@ -764,7 +764,7 @@ func (w *walk) drawStop(st walkthrough.State) (walkthrough.State, error) {
 	st = st.WithLayout(walkthrough.Layout{Lines: len(v.body.Lines), Pages: v.pages, Breaks: v.body.Breaks(), LastTop: v.lastTop, Values: v.body.Values, Source: v.body.Source})
 	lines := v.body.Window(st.Top, v.pages, rows, width)
 	if st.Help {
-		lines = render.Overlay(lines, render.KeyHelp(w.opts.Lang, w.ascii), width)
+		lines = render.Overlay(lines, render.KeyHelp(w.opts.Lang, w.renderer.Style() == "ascii"), width)
 	}
 	footer := render.Footer(st, w.built[st.Pos].Heading(), width, w.renderer.Color(), w.renderer.Style() == "ascii", w.opts.Lang)
 	w.screen.enter()

@@ -215,35 +215,10 @@ func wrapLine(line string, width int) []string {
 		track(toks[i])
 		i++
 	}
-	for i < len(toks) {
-		// The gap: blanks (and escapes among them) before the next word.
-		var gap []token
-		gapW := 0
-		for i < len(toks) && (toks[i].blank || toks[i].esc) {
-			gap = append(gap, toks[i])
-			gapW += toks[i].w
-			i++
-		}
-		var word []token
-		wordW := 0
-		for i < len(toks) && !toks[i].blank {
-			word = append(word, toks[i])
-			wordW += toks[i].w
-			i++
-		}
-		if wordW == 0 {
-			// Only escapes (or nothing) follow: keep them, not the blanks.
-			for _, t := range append(gap, word...) {
-				if t.esc {
-					cur.WriteString(t.s)
-					track(t)
-				}
-			}
-			continue
-		}
-		if lineHasWord && curW+gapW+wordW > width {
+	for _, u := range wordUnits(toks[i:]) {
+		if lineHasWord && curW+u.gapW+u.wordW > width {
 			// The gap's escapes still apply; its blanks go.
-			for _, t := range gap {
+			for _, t := range u.gap {
 				if t.esc {
 					cur.WriteString(t.s)
 					track(t)
@@ -251,13 +226,13 @@ func wrapLine(line string, width int) []string {
 			}
 			newLine()
 		} else {
-			for _, t := range gap {
+			for _, t := range u.gap {
 				cur.WriteString(t.s)
 				curW += t.w
 				track(t)
 			}
 		}
-		for _, t := range word {
+		for _, t := range u.word {
 			if !t.esc && curW+t.w > width && curW > prefixW {
 				// A word wider than the line: cut it.
 				newLine()
@@ -266,10 +241,88 @@ func wrapLine(line string, width int) []string {
 			curW += t.w
 			track(t)
 		}
-		lineHasWord = true
+		lineHasWord = lineHasWord || u.wordW > 0
 	}
 	out = append(out, trimRight(cur.String()))
 	return out
+}
+
+// unit is a word and the gap before it: where a line may break.
+type unit struct {
+	gap, word   []token
+	gapW, wordW int
+}
+
+// wordUnits splits tokens into words and the gaps before them. Escapes
+// with no word after them end the last word. A word that starts with
+// closing punctuation stays with the word before it, and one after an
+// opening bracket with that bracket, when one blank at most parts them (a
+// code span padded with blanks must not leave its comma or its bracket
+// alone at a line's end or start).
+func wordUnits(toks []token) []unit {
+	var units []unit
+	for i := 0; i < len(toks); {
+		var u unit
+		for i < len(toks) && (toks[i].blank || toks[i].esc) {
+			u.gap = append(u.gap, toks[i])
+			u.gapW += toks[i].w
+			i++
+		}
+		for i < len(toks) && !toks[i].blank {
+			u.word = append(u.word, toks[i])
+			u.wordW += toks[i].w
+			i++
+		}
+		if u.wordW == 0 && len(units) > 0 {
+			// Only escapes (and blanks) follow: they end the last word;
+			// trailing blanks go.
+			last := &units[len(units)-1]
+			for _, t := range append(u.gap, u.word...) {
+				if t.esc {
+					last.word = append(last.word, t)
+				}
+			}
+			continue
+		}
+		if n := len(units); n > 0 && u.gapW <= 1 && (startsClosing(u.word) || endsOpening(units[n-1].word)) {
+			last := &units[n-1]
+			last.word = append(append(last.word, u.gap...), u.word...)
+			last.wordW += u.gapW + u.wordW
+			continue
+		}
+		units = append(units, u)
+	}
+	return units
+}
+
+// firstText returns the first visible token of word, or "".
+func firstText(word []token) string {
+	for _, t := range word {
+		if !t.esc {
+			return t.s
+		}
+	}
+	return ""
+}
+
+// lastText returns the last visible token of word, or "".
+func lastText(word []token) string {
+	for i := len(word) - 1; i >= 0; i-- {
+		if !word[i].esc {
+			return word[i].s
+		}
+	}
+	return ""
+}
+
+func startsClosing(word []token) bool {
+	f := firstText(word)
+	return f != "" && strings.Contains(",.;:!?)]}", f)
+}
+
+func endsOpening(word []token) bool {
+	l := lastText(word)
+	return l != "" && strings.Contains("([{", l)
 }
 
 // mdParser parses Markdown as glamour does (GitHub Flavored Markdown and

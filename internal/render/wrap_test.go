@@ -76,6 +76,8 @@ func TestWrapLine(t *testing.T) {
 		{"wide characters", "가나다 라마바", 8, []string{"가나다", "라마바"}},
 		{"blanks at a break go", "aaaa    bbbb", 6, []string{"aaaa", "bbbb"}},
 		{"style closed and opened again", "\x1b[1maaaa bbbb\x1b[0m", 6, []string{"\x1b[1maaaa\x1b[0m", "\x1b[1mbbbb\x1b[0m"}},
+		{"a comma stays with its padded code span", "xx code , yy", 8, []string{"xx", "code ,", "yy"}},
+		{"a bracket stays with what it opens", "aaaa ( code )", 8, []string{"aaaa", "( code )"}},
 		{"escapes among trailing blanks kept", "ab \x1b[0m  ", 10, []string{"ab\x1b[0m"}},
 	}
 	for _, tt := range tests {
