@@ -66,11 +66,16 @@ Drivers (--driver):
            throwaway cluster and traced with ptrace (Linux, x86-64).
   narrate  the notes only; no process runs (also --dry-run).
 
-On a terminal pgwalk pauses at every stop: Enter, space or n goes on, b goes
-back to an earlier note (the processes do not rewind), g/G first/last note,
-1-5 jump to a phase's note, s toggles the source lines, ? shows the keys, q
-quits. Off a terminal (a pipe, CI) it never waits for a key and prints plain
-text; --output json prints one JSON object per stop instead.
+On a terminal pgwalk pauses at every stop, on the terminal's alternate screen
+(the shell's screen comes back as it was): the stop's heading and what
+happened come first, then the note. Enter, space or n shows the next page,
+then goes on; b goes back a page, then to an earlier note (the processes do
+not rewind); j/k scroll by line, PgDn/PgUp by page; v jumps to every value
+observed, s shows the source lines (beside the note from 160 columns on) or
+hides them; g/G first/last note, 1-5 a phase's note; ? shows every key over
+the page; q quits. --delay advances by stop. Off a terminal (a pipe, CI) it
+never waits for a key and prints plain text; --output json prints one JSON
+object per stop instead.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C), 143
 terminated, 129 hung up.`),
