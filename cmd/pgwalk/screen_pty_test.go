@@ -230,3 +230,54 @@ func TestScreenResize(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestScreenSourceBeside runs with a source tree (PGWALK_PG_SOURCE, else an
+// empty tree whose ranges are all refused) on a 170-column terminal: the
+// source stands beside the note, on the same rows. Narrowed to 100
+// columns, the source moves to pages of its own after the note.
+func TestScreenSourceBeside(t *testing.T) {
+	dir := os.Getenv("PGWALK_PG_SOURCE")
+	want := "lines 4121-4132" // the header of the first range, when shown
+	if dir == "" {
+		dir = t.TempDir()
+		if err := os.MkdirAll(dir+"/src/backend/postmaster", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		want = "postmaster.c:4121-4132: not shown"
+	}
+	tm := startSized(t, 170, 40, "run", "--version", "16.4", "--driver", "narrate", "--source", dir)
+	f := tm.waitFrame(1)
+	beside := false
+	for _, l := range f {
+		if i := strings.Index(l, want); i > 60 && strings.Contains(f[0], "Phase 1/5") {
+			beside = true
+		}
+	}
+	if !beside {
+		t.Fatalf("at 170 columns %q must stand beside the note:\n%s", want, strings.Join(f, "\n"))
+	}
+	if err := pty.Setsize(tm.tty, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	f = tm.waitFrame(2)
+	if strings.Contains(strings.Join(f, "\n"), want) {
+		t.Errorf("at 100 columns the first page must hold the note only:\n%s", strings.Join(f, "\n"))
+	}
+	for frame := 3; ; frame++ {
+		tm.press("\r")
+		f = tm.waitFrame(frame)
+		if strings.Contains(strings.Join(f, "\n"), want) {
+			if !strings.HasPrefix(f[0], want) && !strings.HasPrefix(f[0], "src/backend/postmaster/postmaster.c, "+want) {
+				t.Errorf("the source must start its own page:\n%s", strings.Join(f, "\n"))
+			}
+			break
+		}
+		if frame > 12 {
+			t.Fatalf("the source never came:\n%s", strings.Join(f, "\n"))
+		}
+	}
+	tm.press("q")
+	if code := tm.exit(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
