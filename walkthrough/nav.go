@@ -7,12 +7,26 @@ type Key string
 
 // The navigation keys of an interactive run.
 const (
-	KeyNext      Key = "next"
-	KeyBack      Key = "back"
-	KeyFirst     Key = "first"
-	KeyLast      Key = "last"
-	KeyHelp      Key = "help"
+	// KeyNext shows the next page of the stop, then the next stop.
+	KeyNext Key = "next"
+	// KeyBack shows the previous page of the stop, then an earlier stop.
+	KeyBack Key = "back"
+	// KeyNextStop goes to the next stop whatever the page: what --delay
+	// presses.
+	KeyNextStop Key = "next-stop"
+	// KeyDown and KeyUp scroll by one line.
+	KeyDown Key = "down"
+	KeyUp   Key = "up"
+	// KeyPageDown and KeyPageUp turn the page within the stop.
+	KeyPageDown Key = "page-down"
+	KeyPageUp   Key = "page-up"
+	KeyFirst    Key = "first"
+	KeyLast     Key = "last"
+	// KeyValues jumps to every value observed at the stop.
+	KeyValues Key = "values"
+	// KeySource shows the source lines and jumps to them, or hides them.
 	KeySource    Key = "source"
+	KeyHelp      Key = "help"
 	KeyQuit      Key = "quit"
 	KeyInterrupt Key = "interrupt"
 	KeyNone      Key = ""
@@ -25,14 +39,24 @@ func PhaseKey(n int) Key { return Key(fmt.Sprintf("phase-%d", n)) }
 // Unknown input decodes to KeyNone.
 func DecodeKey(b []byte) Key {
 	switch string(b) {
-	case "\r", "\n", "\r\n", " ", "n", "j", "l", "\x1b[C", "\x1b[B", "\x1b[6~":
+	case "\r", "\n", "\r\n", " ", "n", "l", "\x1b[C", "\x1bOC":
 		return KeyNext
-	case "b", "p", "k", "h", "\x1b[D", "\x1b[A", "\x1b[5~", "\x7f":
+	case "b", "p", "h", "\x1b[D", "\x1bOD", "\x7f", "\b":
 		return KeyBack
-	case "g", "\x1b[H":
+	case "j", "\x1b[B", "\x1bOB":
+		return KeyDown
+	case "k", "\x1b[A", "\x1bOA":
+		return KeyUp
+	case "\x1b[6~", "\x06": // PgDn, Ctrl-F
+		return KeyPageDown
+	case "\x1b[5~", "\x02": // PgUp, Ctrl-B
+		return KeyPageUp
+	case "g", "\x1b[H", "\x1bOH", "\x1b[1~", "\x1b[7~":
 		return KeyFirst
-	case "G", "\x1b[F":
+	case "G", "\x1b[F", "\x1bOF", "\x1b[4~", "\x1b[8~":
 		return KeyLast
+	case "v":
+		return KeyValues
 	case "?":
 		return KeyHelp
 	case "s":
@@ -71,8 +95,105 @@ func DecodeKeys(b []byte) []Key {
 	return keys
 }
 
+// Layout is what the view measured of the stop on screen, for Advance to
+// move within it. The zero Layout is a stop that fits on one screen.
+type Layout struct {
+	// Lines is how many lines the stop has.
+	Lines int
+	// Pages holds the first line of each page, ascending from 0. The view
+	// chooses them: a page never splits a source range that fits on one,
+	// and in a narrow terminal the source starts a page of its own.
+	Pages []int
+	// Breaks are the lines that start a page whatever comes before them
+	// (the source in a narrow terminal): no screen shows both sides.
+	Breaks []int
+	// LastTop is the first line from which the rest of the stop fits on
+	// the screen: scrolling stops there.
+	LastTop int
+	// Values is the first line of every value observed at the stop, and
+	// Source the first line of the source lines; -1 when there are none.
+	Values, Source int
+}
+
+// pageAfter returns the first page that starts after line top, or -1.
+func (l Layout) pageAfter(top int) int {
+	for _, p := range l.Pages {
+		if p > top {
+			return p
+		}
+	}
+	return -1
+}
+
+// pageBefore returns the last page that starts before line top, or -1.
+func (l Layout) pageBefore(top int) int {
+	for i := len(l.Pages) - 1; i >= 0; i-- {
+		if l.Pages[i] < top {
+			return l.Pages[i]
+		}
+	}
+	return -1
+}
+
+// isPage reports whether a page starts at line top.
+func (l Layout) isPage(top int) bool {
+	for _, p := range l.Pages {
+		if p == top {
+			return true
+		}
+	}
+	return top == 0
+}
+
+// atEnd reports whether the screen that starts at line top shows the end
+// of the stop. A screen that starts a page shows that page only; another
+// shows as much as fits, up to a break.
+func (l Layout) atEnd(top int) bool {
+	if l.pageAfter(top) < 0 {
+		return true
+	}
+	if l.isPage(top) {
+		return false
+	}
+	for _, b := range l.Breaks {
+		if b > top {
+			return false
+		}
+	}
+	return top >= l.LastTop
+}
+
+// maxTop returns the last line the screen may start at.
+func (l Layout) maxTop() int {
+	m := l.LastTop
+	if len(l.Pages) > 0 {
+		m = max(m, l.Pages[len(l.Pages)-1])
+	}
+	return max(m, l.Values, l.Source, 0)
+}
+
+// Page returns the number (from 0) of the page that holds line top.
+func (l Layout) Page(top int) int {
+	n := 0
+	for i, p := range l.Pages {
+		if p <= top {
+			n = i
+		}
+	}
+	return n
+}
+
+// jump is a place in the stop that a key asked for before the view could
+// lay the stop out anew (the source lines just switched on).
+type jump string
+
+const (
+	jumpNone   jump = ""
+	jumpSource jump = "source"
+)
+
 // State is where an interactive run stands. It changes only through Advance,
-// Received and Ended, which are pure.
+// Received, Ended and WithLayout, which are pure.
 type State struct {
 	// Stops holds the phase of every stop received so far, in order.
 	Stops []PhaseID
@@ -81,30 +202,57 @@ type State struct {
 	Pos int
 	// Done is set when the driver reported that no stop follows.
 	Done bool
-	// Help is set while the key help is shown.
+	// Help is set while the key help is shown over the page.
 	Help bool
-	// Source is set while source lines are shown beside the notes.
+	// Source is set while source lines are shown with the notes.
 	Source bool
 	// Quit is set when the user asked to leave; Interrupted when by Ctrl-C.
 	Quit, Interrupted bool
 	// Finished is set when the user advanced past the last stop.
 	Finished bool
-	// Message is a one-line notice for the footer, cleared by the next key.
+	// Message is a one-line notice for the screen, cleared by the next key.
 	Message string
-	// Page is the page of the stop on screen, when the stop is taller than
-	// the terminal; Pages is how many pages it has (set by the view).
-	Page, Pages int
+	// Top is the first line of the stop on screen.
+	Top int
+	// Layout is the view's measure of the stop on screen.
+	Layout Layout
+	// jump is where the next layout must put Top.
+	jump jump
 }
 
-// WithPages returns the state after the view found that the stop on screen
-// needs n pages.
-func (s State) WithPages(n int) State {
-	s.Pages = n
-	if s.Page >= n {
-		s.Page = max(n-1, 0)
+// WithLayout returns the state after the view laid out the stop on screen
+// as l: a jump asked for is made, and Top stays within the stop. When the
+// same stop was laid out anew at another width (the terminal was resized),
+// the screen starts at the page that holds the same share of the stop.
+func (s State) WithLayout(l Layout) State {
+	if old := s.Layout; old.Lines > 0 && l.Lines > 0 && old.Lines != l.Lines && s.Top > 0 {
+		at := s.Top * l.Lines / old.Lines
+		s.Top = 0
+		for _, p := range l.Pages {
+			if p <= at {
+				s.Top = p
+			}
+		}
 	}
+	s.Layout = l
+	if s.jump == jumpSource {
+		if l.Source >= 0 {
+			s.Top = l.Source
+		}
+		s.jump = jumpNone
+	}
+	s.Top = min(max(s.Top, 0), l.maxTop())
 	return s
 }
+
+// Page returns the number (from 0) of the page on screen, and how many
+// pages the stop has.
+func (s State) Page() (int, int) {
+	return s.Layout.Page(s.Top), max(len(s.Layout.Pages), 1)
+}
+
+// AtEnd reports whether the end of the stop is on screen.
+func (s State) AtEnd() bool { return s.Layout.atEnd(s.Top) }
 
 // NeedStop reports whether the caller must fetch the next stop from the
 // driver before it can show State.Pos.
@@ -132,46 +280,55 @@ func (s State) Ended() State {
 	return s
 }
 
-// Advance returns the state after key.
+// Advance returns the state after key. Moving to another stop starts at
+// its top, with its layout still to be measured.
 func Advance(s State, k Key) State {
 	n := advance(s, k)
 	if n.Pos != s.Pos {
-		n.Page, n.Pages = 0, 0
+		n.Top, n.Layout, n.jump = 0, Layout{}, jumpNone
 	}
 	return n
+}
+
+// nextStop moves to the next stop, asks the driver for it, or finishes.
+func (s State) nextStop() State {
+	last := len(s.Stops) - 1
+	switch {
+	case s.Pos < last:
+		s.Pos++
+	case !s.Done:
+		s.Pos = last + 1
+	default:
+		s.Finished = true
+	}
+	return s
 }
 
 func advance(s State, k Key) State {
 	s.Message = ""
 	if k == KeyInterrupt {
-		s.Quit, s.Interrupted = true, true
+		s.Quit, s.Interrupted, s.Help = true, true, false
 		return s
 	}
 	if s.Help {
+		// The help is an overlay: the next key closes it and does
+		// nothing else.
 		s.Help = false
-		if k == KeyQuit {
-			s.Quit = true
-		}
 		return s
 	}
 	last := len(s.Stops) - 1
 	switch k {
 	case KeyNext:
-		if s.Page < s.Pages-1 {
-			s.Page++
+		if p := s.Layout.pageAfter(s.Top); p >= 0 && !s.Layout.atEnd(s.Top) {
+			s.Top = p
 			return s
 		}
-		switch {
-		case s.Pos < last:
-			s.Pos++
-		case !s.Done:
-			s.Pos = last + 1
-		default:
-			s.Finished = true
-		}
+		return s.nextStop()
+	case KeyNextStop:
+		return s.nextStop()
 	case KeyBack:
-		if s.Page > 0 {
-			s.Page--
+		if p := s.Layout.pageBefore(s.Top); p >= 0 {
+			s.Top = p
 			return s
 		}
 		if s.Pos > 0 {
@@ -179,6 +336,28 @@ func advance(s State, k Key) State {
 			s.Message = "an earlier note: the processes do not rewind, they stay paused at the latest stop"
 		} else {
 			s.Message = "this is the first stop"
+		}
+	case KeyPageDown:
+		if p := s.Layout.pageAfter(s.Top); p >= 0 && !s.Layout.atEnd(s.Top) {
+			s.Top = p
+		} else {
+			s.Message = "the last page of this stop: Enter goes on"
+		}
+	case KeyPageUp:
+		if p := s.Layout.pageBefore(s.Top); p >= 0 {
+			s.Top = p
+		}
+	case KeyDown:
+		if s.Top < s.Layout.LastTop {
+			s.Top++
+		}
+	case KeyUp:
+		s.Top = max(s.Top-1, 0)
+	case KeyValues:
+		if s.Layout.Values >= 0 {
+			s.Top = s.Layout.Values
+		} else {
+			s.Message = "no values were observed at this stop"
 		}
 	case KeyFirst:
 		if s.Pos != 0 && last >= 0 {
@@ -193,6 +372,11 @@ func advance(s State, k Key) State {
 		s.Help = true
 	case KeySource:
 		s.Source = !s.Source
+		if s.Source {
+			s.jump = jumpSource
+		} else {
+			s.Top = 0
+		}
 	case KeyQuit:
 		s.Quit = true
 	default:

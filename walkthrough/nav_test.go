@@ -59,7 +59,10 @@ func TestAdvance(t *testing.T) {
 		{name: "digit for an unreached phase stays", keys: []Key{PhaseKey(5)}, wantPos: 0, wantStops: 1, wantMsg: "not been reached"},
 		{name: "? shows help, any key closes it without moving", keys: []Key{KeyHelp, KeyNext}, wantPos: 0, wantStops: 1},
 		{name: "? shows help", keys: []Key{KeyHelp}, wantPos: 0, wantStops: 1, wantHelp: true},
-		{name: "q in help quits", keys: []Key{KeyHelp, KeyQuit}, wantPos: 0, wantStops: 1, wantQuit: true},
+		{name: "q in help only closes it", keys: []Key{KeyHelp, KeyQuit}, wantPos: 0, wantStops: 1},
+		{name: "any key in help only closes it", keys: []Key{KeyNext, KeyHelp, KeyBack, KeyHelp, KeySource, KeyHelp, PhaseKey(1)}, wantPos: 1, wantStops: 2},
+		{name: "ctrl-c in help interrupts", keys: []Key{KeyHelp, KeyInterrupt}, wantPos: 0, wantStops: 1, wantQuit: true, wantInt: true},
+		{name: "the delay's next-stop key fetches the next stop", keys: []Key{KeyNextStop, KeyNextStop}, wantPos: 2, wantStops: 3},
 		{name: "s toggles the source view", keys: []Key{KeySource}, wantPos: 0, wantStops: 1, wantSrc: true},
 		{name: "s twice hides it again", keys: []Key{KeySource, KeySource}, wantPos: 0, wantStops: 1},
 		{name: "unknown key does nothing", keys: []Key{KeyNone}, wantPos: 0, wantStops: 1},
@@ -109,6 +112,9 @@ func TestDecodeKey(t *testing.T) {
 	}{
 		{"\r", KeyNext}, {" ", KeyNext}, {"n", KeyNext}, {"\x1b[C", KeyNext},
 		{"b", KeyBack}, {"\x1b[D", KeyBack},
+		{"j", KeyDown}, {"\x1b[B", KeyDown}, {"k", KeyUp}, {"\x1b[A", KeyUp},
+		{"\x1b[6~", KeyPageDown}, {"\x1b[5~", KeyPageUp}, {"v", KeyValues},
+		{"\x1b[H", KeyFirst}, {"\x1b[F", KeyLast},
 		{"g", KeyFirst}, {"G", KeyLast}, {"?", KeyHelp}, {"s", KeySource},
 		{"q", KeyQuit}, {"\x03", KeyInterrupt},
 		{"3", PhaseKey(3)}, {"6", KeyNone}, {"0", KeyNone}, {"x", KeyNone},
@@ -139,28 +145,147 @@ func TestLookupPhaseAndPermalink(t *testing.T) {
 	}
 }
 
-func TestAdvancePages(t *testing.T) {
-	s := State{}.Received(StructCreation).WithPages(3)
-	s = Advance(s, KeyNext)
-	if s.Pos != 0 || s.Page != 1 {
-		t.Fatalf("next on a long stop must page: %+v", s)
+// long is the layout of a stop of 100 lines on pages starting at 0, 20,
+// 40 and 70 (a source range of 25 lines kept whole on the last page), its
+// values from line 30, its source from line 70.
+var long = Layout{Lines: 100, Pages: []int{0, 20, 40, 70}, LastTop: 75, Values: 30, Source: 70}
+
+// walkKeys applies keys to a state at the first of two stops, laying every
+// stop out as layout, and returns the states after each key.
+func walkKeys(layout Layout, keys ...Key) []State {
+	s := State{}.Received(StructCreation).Received(StructInit).WithLayout(layout)
+	var out []State
+	for _, k := range keys {
+		s = Advance(s, k)
+		if s.Layout.Lines == 0 && !s.Finished {
+			s = s.WithLayout(layout)
+		}
+		out = append(out, s)
 	}
-	s = Advance(s, KeyBack)
-	if s.Pos != 0 || s.Page != 0 {
-		t.Fatalf("back must page up first: %+v", s)
+	return out
+}
+
+// TestAdvanceWithinAStop checks paging, scrolling and the jumps on a stop
+// taller than the screen, key sequence by key sequence.
+func TestAdvanceWithinAStop(t *testing.T) {
+	tests := []struct {
+		name    string
+		keys    []Key
+		wantPos int
+		wantTop int
+		wantMsg string
+	}{
+		{"Enter turns the page", []Key{KeyNext}, 0, 20, ""},
+		{"Enter pages through, then goes to the next stop at its top", []Key{KeyNext, KeyNext, KeyNext, KeyNext}, 1, 0, ""},
+		{"b turns back a page first", []Key{KeyNext, KeyNext, KeyBack}, 0, 20, ""},
+		{"b on the first page goes to the earlier stop", []Key{KeyNextStop, KeyBack}, 0, 0, "do not rewind"},
+		{"PgDn and PgUp stay within the stop", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown, KeyPageUp}, 0, 40, ""},
+		{"PgDn on the last page says so", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown}, 0, 70, "last page"},
+		{"j scrolls one line", []Key{KeyDown, KeyDown, KeyDown}, 0, 3, ""},
+		{"k scrolls back, not above the top", []Key{KeyDown, KeyUp, KeyUp}, 0, 0, ""},
+		{"j scrolls until the end is on screen", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown}, 0, 75, ""},
+		{"after j to the end, Enter goes to the next stop", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyNext}, 1, 0, ""},
+		{"Enter after scrolling goes to the next page start", []Key{KeyDown, KeyDown, KeyNext}, 0, 20, ""},
+		{"b after scrolling goes back to the page start", []Key{KeyNext, KeyDown, KeyBack}, 0, 20, ""},
+		{"v jumps to the values", []Key{KeyValues}, 0, 30, ""},
+		{"the delay's key goes to the next stop from any page", []Key{KeyNext, KeyNextStop}, 1, 0, ""},
+		{"? then Enter closes the help, the page stays", []Key{KeyNext, KeyHelp, KeyNext}, 0, 20, ""},
+		{"? then j closes the help without scrolling", []Key{KeyHelp, KeyDown}, 0, 0, ""},
 	}
-	s = Advance(Advance(s, KeyNext), KeyNext)
-	if s.Page != 2 {
-		t.Fatalf("page 3 expected: %+v", s)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			states := walkKeys(long, tt.keys...)
+			s := states[len(states)-1]
+			if s.Pos != tt.wantPos || s.Top != tt.wantTop {
+				t.Errorf("Pos=%d Top=%d, want Pos=%d Top=%d", s.Pos, s.Top, tt.wantPos, tt.wantTop)
+			}
+			if !strings.Contains(s.Message, tt.wantMsg) || (tt.wantMsg == "" && s.Message != "") {
+				t.Errorf("Message=%q, want %q", s.Message, tt.wantMsg)
+			}
+		})
 	}
-	s = Advance(s, KeyNext)
-	if s.Pos != 1 || s.Page != 0 || !s.NeedStop() {
-		t.Fatalf("next on the last page must ask for the next stop and reset the page: %+v", s)
+}
+
+// TestValuesNearTheEnd checks that after v shows values that fit on the
+// screen with everything after them, Enter goes on to the next stop
+// instead of paging to what is already shown.
+func TestValuesNearTheEnd(t *testing.T) {
+	short := Layout{Lines: 50, Pages: []int{0, 20, 40}, LastTop: 30, Values: 35, Source: -1}
+	states := walkKeys(short, KeyValues, KeyNext)
+	if s := states[0]; s.Top != 35 || !s.AtEnd() {
+		t.Fatalf("v: Top=%d AtEnd=%v, want 35, true", s.Top, s.AtEnd())
 	}
-	s = s.Received(StructInit).WithPages(2)
-	s = Advance(s, PhaseKey(1))
-	if s.Pos != 0 || s.Page != 0 {
-		t.Fatalf("a jump resets the page: %+v", s)
+	if s := states[1]; s.Pos != 1 {
+		t.Fatalf("Enter after v must go to the next stop: Pos=%d Top=%d", s.Pos, s.Top)
+	}
+}
+
+// TestBreakEndsTheScreen checks that a screen before the source's page
+// is not the end of the stop, even when scrolled: Enter goes to the source.
+func TestBreakEndsTheScreen(t *testing.T) {
+	l := Layout{Lines: 50, Pages: []int{0, 20, 30}, Breaks: []int{30}, LastTop: 30, Values: 25, Source: 30}
+	states := walkKeys(l, KeyValues, KeyNext, KeyNext)
+	if s := states[0]; s.Top != 25 || s.AtEnd() {
+		t.Fatalf("v: Top=%d AtEnd=%v, want 25, false", s.Top, s.AtEnd())
+	}
+	if s := states[1]; s.Pos != 0 || s.Top != 30 {
+		t.Fatalf("Enter after v must show the source's page: Pos=%d Top=%d", s.Pos, s.Top)
+	}
+	if s := states[2]; s.Pos != 1 {
+		t.Fatalf("Enter on the last page must go to the next stop: Pos=%d", s.Pos)
+	}
+}
+
+// TestResizeKeepsThePlace checks that a stop laid out anew at another width
+// starts at the page that holds the same share of it.
+func TestResizeKeepsThePlace(t *testing.T) {
+	s := State{}.Received(Child).WithLayout(long)
+	s = Advance(Advance(s, KeyNext), KeyNext) // line 40 of 100
+	wide := Layout{Lines: 50, Pages: []int{0, 15, 30, 45}, LastTop: 20, Values: 10, Source: 0}
+	if s = s.WithLayout(wide); s.Top != 15 {
+		t.Fatalf("line 40 of 100 is line 20 of 50, on the page from 15: Top=%d", s.Top)
+	}
+	if s = s.WithLayout(wide); s.Top != 15 {
+		t.Fatalf("the same layout again keeps the place: Top=%d", s.Top)
+	}
+}
+
+// TestSourceJump checks that s shows the source and, once the view has
+// laid the stop out with it, puts its first line at the top; s again hides
+// it and goes back to the top.
+func TestSourceJump(t *testing.T) {
+	noSource := Layout{Lines: 40, Pages: []int{0, 20}, Values: 30, Source: -1}
+	s := State{}.Received(Fork).WithLayout(noSource)
+	s = Advance(s, KeySource)
+	if !s.Source {
+		t.Fatal("s must switch the source on")
+	}
+	s = s.WithLayout(long)
+	if s.Top != 70 {
+		t.Fatalf("after s the source must be on top: Top=%d", s.Top)
+	}
+	s = Advance(s, KeyUp).WithLayout(long)
+	if s.Top != 69 {
+		t.Fatalf("the jump is made once: Top=%d", s.Top)
+	}
+	s = Advance(s, KeySource).WithLayout(noSource)
+	if s.Source || s.Top != 0 {
+		t.Fatalf("s again must hide the source and go to the top: %+v", s)
+	}
+}
+
+// TestHelpOnAnyPage checks that ? shows the help on every page of a long
+// stop, and that the page under it stays.
+func TestHelpOnAnyPage(t *testing.T) {
+	for _, page := range long.Pages {
+		s := State{Top: page}.Received(Child).WithLayout(long)
+		s = Advance(s, KeyHelp)
+		if !s.Help || s.Top != page {
+			t.Errorf("? on the page at line %d: Help=%v Top=%d", page, s.Help, s.Top)
+		}
+		if p, n := s.Page(); n != 4 || long.Pages[p] != page {
+			t.Errorf("page %d of %d under the help, want the one at line %d", p, n, page)
+		}
 	}
 }
 

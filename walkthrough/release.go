@@ -219,7 +219,7 @@ type Record struct {
 	// Type is the C type: "Backend", "PMChild".
 	Type string `yaml:"type"`
 	// Layouts gives its layout per architecture, by GOARCH name.
-	Layouts map[string]Layout `yaml:"layouts"`
+	Layouts map[string]RecordLayout `yaml:"layouts"`
 	// BkendTypes are the values of its bkend_type field that pgwalk names.
 	BkendTypes []Enumerator `yaml:"bkend_types"`
 	// Normal is the bkend_type of a client backend: "BACKEND_TYPE_NORMAL".
@@ -232,13 +232,13 @@ type Enumerator struct {
 	Value int64  `yaml:"value"`
 }
 
-// Layout is where a record's fields lie, in bytes from its start.
-type Layout struct {
+// RecordLayout is where a record's fields lie, in bytes from its start.
+type RecordLayout struct {
 	Size   int     `yaml:"size"`
 	Fields []Field `yaml:"fields"`
 }
 
-// Field is one field of a Layout.
+// Field is one field of a RecordLayout.
 type Field struct {
 	Name   string `yaml:"name"`
 	Offset int    `yaml:"offset"`
@@ -246,11 +246,11 @@ type Field struct {
 	Type string `yaml:"type"`
 }
 
-// FieldTypes gives the size in bytes of each field type a Layout may use.
+// FieldTypes gives the size in bytes of each field type a RecordLayout may use.
 var FieldTypes = map[string]int{"int32": 4, "bool": 1, "pointer": 8, "dlist_node": 16}
 
 // Field returns the field called name.
-func (l Layout) Field(name string) (Field, bool) {
+func (l RecordLayout) Field(name string) (Field, bool) {
 	for _, f := range l.Fields {
 		if f.Name == name {
 			return f, true

@@ -54,7 +54,7 @@ With --events FILE (the output of pgwalk run --output json, "-" for stdin)
 the document also shows the values observed in that run under each phase:
 hand out the page of the very run the class just watched.
 
-The document goes to stdout, or to the file named by -o.`),
+The document goes to stdout, or to the file named by --out.`),
 		Example: strings.Trim(`
   pgwalk export --version 16.4 --format md > backendstartup-16.4.md
   pgwalk run --version 16.4 --output json > run.jsonl

@@ -62,6 +62,11 @@ func Execute(ctx context.Context, f *Factory, args []string) ExitCode {
 	if err == nil {
 		return ExitOK
 	}
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		// cobra's own error for `pgwalk bogus` is a plain error: it is a
+		// usage error like an unknown flag (exit 2, with the usage).
+		err = &FlagError{Err: err}
+	}
 	var se errSilent
 	if !errors.As(err, &se) {
 		fmt.Fprintf(f.IO.ErrOut, "pgwalk: %s\n", err)

@@ -70,11 +70,16 @@ Drivers (--driver):
            throwaway cluster and traced with ptrace (Linux, x86-64).
   narrate  the notes only; no process runs (also --dry-run).
 
-On a terminal pgwalk pauses at every stop: Enter, space or n goes on, b goes
-back to an earlier note (the processes do not rewind), g/G first/last note,
-1-5 jump to a phase's note, s toggles the source lines, ? shows the keys, q
-quits. Off a terminal (a pipe, CI) it never waits for a key and prints plain
-text; --output json prints one JSON object per stop instead.
+On a terminal pgwalk pauses at every stop, on the terminal's alternate screen
+(the shell's screen comes back as it was): the stop's heading and what
+happened come first, then the note. Enter, space or n shows the next page,
+then goes on; b goes back a page, then to an earlier note (the processes do
+not rewind); j/k scroll by line, PgDn/PgUp by page; v jumps to every value
+observed, s shows the source lines (beside the note from 160 columns on) or
+hides them; g/G first/last note, 1-5 a phase's note; ? shows every key over
+the page; q quits. --delay advances by stop. Off a terminal (a pipe, CI) it
+never waits for a key and prints plain text; --output json prints one JSON
+object per stop instead.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C), 143
 terminated, 129 hung up.`),
@@ -242,6 +247,8 @@ type walk struct {
 	notes    *annotations.Set
 	renderer *render.Renderer
 	session  *walkthrough.Session
+	// built holds the render.Stop of every stop received, in order.
+	built []render.Stop
 	// firstOfPhase remembers, per connection and phase, the first stop
 	// that showed the phase's note.
 	firstOfPhase map[string]int
@@ -250,6 +257,12 @@ type walk struct {
 	ctx          context.Context
 	interactive  bool
 	ascii        bool
+	// screen is the terminal of an interactive run; views caches its
+	// stops laid out for a size, shown is the state last drawn.
+	screen       *screen
+	views        map[viewKey]*stopView
+	shown        *walkthrough.State
+	narrowWarned int
 }
 
 func runRun(parent context.Context, opts *RunOptions) error {
@@ -265,19 +278,40 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	w := &walk{opts: opts, notes: notes, firstOfPhase: map[string]int{}}
+	w := &walk{opts: opts, notes: notes, firstOfPhase: map[string]int{}, views: map[viewKey]*stopView{}}
 	w.interactive = opts.Output == "text" && io.Interactive() && !opts.NoPause
+	if w.interactive {
+		w.screen = &screen{out: io.Out}
+		// However the run ends, the shell's screen comes back.
+		defer w.screen.leave()
+	}
+	// notice says a line now, and on the first screen until the first key.
+	notice := func(line string) {
+		fmt.Fprintf(io.ErrOut, "pgwalk: %s\n", line)
+		if w.screen != nil {
+			w.screen.queue(line)
+		}
+	}
 	if opts.Output == "text" {
-		if w.renderer, err = newRenderer(io, opts.Style, opts.Width); err != nil {
+		var warning string
+		if w.renderer, warning, err = newRendererWarning(io, opts.Style, opts.Width); err != nil {
 			return err
 		}
+		if warning != "" {
+			notice(warning)
+			w.narrowWarned, _ = io.TerminalSize()
+		}
 		w.ascii = !w.renderer.Color()
-		w.source = newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, w.renderer)
-		w.source.Prefetch(ctx, notes.Notes(opts.Version.Name, annotations.DefaultLang))
+		if w.source, err = newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, w.renderer); err != nil {
+			return err
+		}
+		if msg := w.source.Prefetch(ctx, notes.Notes(opts.Version.Name, annotations.DefaultLang)); msg != "" {
+			notice("source lines: " + msg)
+		}
 	}
 	w.ctx = ctx
 	if opts.Lang != annotations.DefaultLang && !slices.Contains(notes.Langs(), opts.Lang) {
-		fmt.Fprintf(io.ErrOut, "pgwalk: no %q notes yet; showing the English notes\n", opts.Lang)
+		notice(fmt.Sprintf("no %q notes yet; showing the English notes", opts.Lang))
 	}
 
 	dopts := walkthrough.DriverOptions{
@@ -285,7 +319,7 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		WaitForClient: opts.WaitFor,
 		PGBin:         opts.PGBin,
 		Breakpoints:   opts.Breakpoints,
-		Notify:        func(line string) { fmt.Fprintf(io.ErrOut, "pgwalk: %s\n", line) },
+		Notify:        w.say,
 	}
 	if opts.Scenario != "normal" {
 		dopts.Scenario = opts.Scenario
@@ -327,6 +361,9 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		keys = readKeys(io.In)
 	}
 	err = w.loop(ctx, keys)
+	if w.screen != nil {
+		w.screen.leave()
+	}
 	if sig := which(); sig != nil {
 		return interrupted(io.ErrOut, sig)
 	}
@@ -336,6 +373,10 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		hungUp = true
 		return interrupted(io.ErrOut, syscall.SIGHUP)
 	}
+	if err == nil || errors.Is(err, errQuit) {
+		w.finish(err != nil)
+		return nil
+	}
 	return err
 }
 
@@ -344,12 +385,24 @@ func interrupted(errOut io.Writer, sig os.Signal) error {
 	return SilentExit(signalExit(sig))
 }
 
-// newRenderer returns the run's one renderer.
+// newRenderer returns a command's one renderer; it warns on ErrOut when
+// the terminal is too narrow to render for.
 func newRenderer(io *iostreams.IOStreams, style string, width int) (*render.Renderer, error) {
+	r, warning, err := newRendererWarning(io, style, width)
+	if warning != "" {
+		fmt.Fprintf(io.ErrOut, "pgwalk: %s\n", warning)
+	}
+	return r, err
+}
+
+// newRendererWarning returns the run's one renderer, and a warning when the
+// terminal is too narrow to render for.
+func newRendererWarning(io *iostreams.IOStreams, style string, width int) (*render.Renderer, string, error) {
+	warning := ""
 	if width == 0 {
 		width = io.TerminalWidth()
 		if width < iostreams.MinWidth {
-			fmt.Fprintf(io.ErrOut, "pgwalk: the terminal is %d columns wide; rendering at %d (widen it, or pass --width)\n", width, iostreams.MinWidth)
+			warning = narrowWarning(width)
 			width = iostreams.MinWidth
 		}
 	}
@@ -357,7 +410,13 @@ func newRenderer(io *iostreams.IOStreams, style string, width int) (*render.Rend
 	if style == "notty" || style == "ascii" {
 		color = false
 	}
-	return render.New(render.Options{Style: style, Width: width, Color: color, TrueColor: io.Getenv != nil && io.Getenv("COLORTERM") == "truecolor"})
+	r, err := render.New(render.Options{Style: style, Width: width, Color: color, TrueColor: io.Getenv != nil && io.Getenv("COLORTERM") == "truecolor"})
+	return r, warning, err
+}
+
+// narrowWarning says that a terminal of width columns is too narrow.
+func narrowWarning(width int) string {
+	return fmt.Sprintf("the terminal is %d columns wide; rendering at %d (widen it, or pass --width)", width, iostreams.MinWidth)
 }
 
 // readKeys decodes key presses from in until it fails.
@@ -379,62 +438,92 @@ func readKeys(in io.Reader) <-chan walkthrough.Key {
 	return ch
 }
 
-// loop fetches stops and shows them, following the navigation state.
+// loop fetches stops and shows them, following the navigation state. It
+// returns nil when the walk is over, errQuit when q ended it.
 func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
-	st := walkthrough.State{Source: w.source != nil && w.source.avail}
-	shown := -1
+	if w.interactive {
+		return w.loopScreen(ctx, keys)
+	}
+	var st walkthrough.State
 	for {
 		if st.NeedStop() {
-			ev, err := w.next(ctx, keys)
+			ev, err := w.session.Next(ctx)
 			switch {
 			case walkthrough.IsEOF(err):
 				st = st.Ended()
-			case errors.Is(err, errQuit):
-				return nil
 			case err != nil:
 				return err
 			default:
+				if err := w.received(ev); err != nil {
+					return err
+				}
 				st = st.Received(ev.Phase)
 			}
 		}
 		if st.Finished || len(st.Stops) == 0 {
-			w.finish()
 			return nil
 		}
-		if !w.interactive {
-			if st.Pos != shown {
-				if _, err := w.show(st); err != nil {
+		if err := w.print(st.Pos); err != nil {
+			return err
+		}
+		if err := sleep(ctx, w.opts.Delay); err != nil {
+			return nil
+		}
+		st = walkthrough.Advance(st, walkthrough.KeyNextStop)
+	}
+}
+
+// loopScreen is the loop of an interactive run: one stop at a time on the
+// alternate screen, laid out anew when the terminal is resized.
+func (w *walk) loopScreen(ctx context.Context, keys <-chan walkthrough.Key) error {
+	resize := make(chan struct{}, 1)
+	stopResize := w.opts.IO.NotifyResize(resize)
+	defer stopResize()
+	st := walkthrough.State{Source: w.source != nil && w.source.avail}
+	for {
+		if st.NeedStop() {
+			ev, err := w.next(ctx, keys, resize)
+			switch {
+			case walkthrough.IsEOF(err):
+				st = st.Ended()
+			case err != nil:
+				return err
+			default:
+				if err := w.received(ev); err != nil {
 					return err
 				}
-				shown = st.Pos
-				if err := sleep(ctx, w.opts.Delay); err != nil {
-					return nil
-				}
+				st = st.Received(ev.Phase)
 			}
-			st = walkthrough.Advance(st, walkthrough.KeyNext)
-			continue
 		}
-		pages, err := w.show(st)
-		if err != nil {
-			return err
-		}
-		st = st.WithPages(pages)
-		k, err := w.key(ctx, keys)
-		if errors.Is(err, errTerminalGone) {
-			return err
-		}
-		if err != nil {
+		if st.Finished || len(st.Stops) == 0 {
 			return nil
 		}
+		var err error
+		if st, err = w.drawStop(st); err != nil {
+			return err
+		}
+		k, err := w.key(ctx, keys, resize)
+		switch {
+		case errors.Is(err, errTerminalGone):
+			return err
+		case err != nil:
+			return nil // a signal: runRun says which
+		case k == keyResize:
+			continue
+		}
+		w.screen.clearNotices()
 		st = walkthrough.Advance(st, k)
 		if k == walkthrough.KeySource && (w.source == nil || !w.source.avail) {
 			st.Message = "no source lines: run pgwalk source fetch --version " + w.opts.Version.Name
+		}
+		if st.Message != "" {
+			w.screen.queue(st.Message)
 		}
 		if st.Quit {
 			if st.Interrupted {
 				return SilentExit(ExitInterrupt)
 			}
-			return nil
+			return errQuit
 		}
 	}
 }
@@ -442,51 +531,62 @@ func (w *walk) loop(ctx context.Context, keys <-chan walkthrough.Key) error {
 // errTerminalGone reports that the terminal's input ended: it was hung up.
 var errTerminalGone = errors.New("the terminal went away")
 
-// errQuit reports that the user pressed q while the driver was running.
+// errQuit reports that the user pressed q.
 var errQuit = errors.New("quit")
 
-// next asks the driver for the next stop; on a terminal, q or Ctrl-C
-// pressed meanwhile abandons the wait.
-func (w *walk) next(ctx context.Context, keys <-chan walkthrough.Key) (walkthrough.Event, error) {
-	if keys == nil {
-		return w.session.Next(ctx)
-	}
+// keyResize is what key returns when the terminal was resized.
+const keyResize walkthrough.Key = "resize"
+
+// next asks the driver for the next stop. Meanwhile q or Ctrl-C abandons
+// the wait, and a resized terminal gets the stop on screen laid out anew.
+func (w *walk) next(ctx context.Context, keys <-chan walkthrough.Key, resize <-chan struct{}) (walkthrough.Event, error) {
 	nctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	quit := make(chan walkthrough.Key, 1)
-	stop := make(chan struct{})
+	type result struct {
+		ev  walkthrough.Event
+		err error
+	}
+	got := make(chan result, 1)
 	go func() {
-		for {
-			select {
-			case k, ok := <-keys:
-				if !ok {
-					return
-				}
-				if k == walkthrough.KeyQuit || k == walkthrough.KeyInterrupt {
-					quit <- k
+		ev, err := w.session.Next(nctx)
+		got <- result{ev, err}
+	}()
+	quit := walkthrough.KeyNone
+	for {
+		select {
+		case r := <-got:
+			switch quit {
+			case walkthrough.KeyInterrupt:
+				return r.ev, SilentExit(ExitInterrupt)
+			case walkthrough.KeyQuit:
+				return r.ev, errQuit
+			}
+			return r.ev, r.err
+		case k, ok := <-keys:
+			if !ok {
+				keys = nil // hung up: the SIGHUP ends the wait
+				continue
+			}
+			if k == walkthrough.KeyQuit || k == walkthrough.KeyInterrupt {
+				quit = k
+				cancel()
+			}
+		case <-resize:
+			// Only what was received is drawn: the session is busy.
+			if w.shown != nil {
+				if _, err := w.drawStop(*w.shown); err != nil {
 					cancel()
-					return
+					<-got
+					return walkthrough.Event{}, err
 				}
-			case <-stop:
-				return
 			}
 		}
-	}()
-	ev, err := w.session.Next(nctx)
-	close(stop)
-	select {
-	case k := <-quit:
-		if k == walkthrough.KeyInterrupt {
-			return ev, SilentExit(ExitInterrupt)
-		}
-		return ev, errQuit
-	default:
 	}
-	return ev, err
 }
 
-// key waits for the next key, or for --delay to pass.
-func (w *walk) key(ctx context.Context, keys <-chan walkthrough.Key) (walkthrough.Key, error) {
+// key waits for the next key, for --delay to pass (the next stop), or for
+// the terminal to be resized (keyResize).
+func (w *walk) key(ctx context.Context, keys <-chan walkthrough.Key, resize <-chan struct{}) (walkthrough.Key, error) {
 	var tick <-chan time.Time
 	if w.opts.Delay > 0 {
 		t := time.NewTimer(w.opts.Delay)
@@ -503,7 +603,10 @@ func (w *walk) key(ctx context.Context, keys <-chan walkthrough.Key) (walkthroug
 		}
 		return k, nil
 	case <-tick:
-		return walkthrough.KeyNext, nil
+		// --delay advances by stop, not by page.
+		return walkthrough.KeyNextStop, nil
+	case <-resize:
+		return keyResize, nil
 	}
 }
 
@@ -521,85 +624,204 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// stopAt builds the render.Stop of the stop at index i.
-func (w *walk) stopAt(i int) (render.Stop, error) {
-	ev := w.session.Stops()[i]
+// received builds the render.Stop of a stop the driver just reported: the
+// note is shown at the first stop of each phase of a connection, and the
+// stop knows the earlier stops of its connection.
+func (w *walk) received(ev walkthrough.Event) error {
+	i := len(w.built)
 	s := render.Stop{Event: ev, Version: w.opts.Version, Lang: w.opts.Lang, ShowNote: true}
-	if ev.Phase == walkthrough.Epilogue {
-		return s, nil
+	for _, b := range w.built {
+		if b.Event.Connection == ev.Connection {
+			s.Earlier = append(s.Earlier, b.Event)
+		}
 	}
-	n, fell, err := w.notes.Note(w.opts.Version.Name, ev.Phase, w.opts.Lang)
-	if err != nil {
-		return s, err
+	if ev.Phase != walkthrough.Epilogue {
+		n, fell, err := w.notes.Note(w.opts.Version.Name, ev.Phase, w.opts.Lang)
+		if err != nil {
+			return err
+		}
+		s.Note, s.FellBack = n, fell && w.opts.Lang != annotations.DefaultLang
+		k := fmt.Sprintf("%d/%s", ev.Connection, ev.Phase)
+		if first, ok := w.firstOfPhase[k]; ok && first != i {
+			s.ShowNote = false
+		} else {
+			w.firstOfPhase[k] = i
+		}
 	}
-	s.Note, s.FellBack = n, fell && w.opts.Lang != annotations.DefaultLang
-	k := fmt.Sprintf("%d/%s", ev.Connection, ev.Phase)
-	if first, ok := w.firstOfPhase[k]; ok && first != i {
-		s.ShowNote = false
-	} else {
-		w.firstOfPhase[k] = i
-	}
-	return s, nil
+	w.built = append(w.built, s)
+	return nil
 }
 
-// show writes the stop at st.Pos and returns how many pages it has. On a
-// terminal a stop taller than the screen is shown one page at a time.
-func (w *walk) show(st walkthrough.State) (int, error) {
-	s, err := w.stopAt(st.Pos)
-	if err != nil {
-		return 0, err
-	}
+// print writes stop i off a terminal: plain text, or one line of JSON.
+func (w *walk) print(i int) error {
+	s := w.built[i]
 	out := w.opts.IO.Out
 	if w.opts.Output == "json" {
-		return 1, render.WriteJSON(out, s)
+		return render.WriteJSON(out, s)
 	}
-	text, err := w.renderer.Document(s.Markdown(w.ascii))
+	head, err := w.renderer.Document(s.HeadMarkdown(w.ascii))
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if st.Source && s.ShowNote && w.source != nil {
-		text += w.source.Blocks(w.ctx, s.Note)
+	note, err := w.renderer.Document(s.BodyMarkdown())
+	if err != nil {
+		return err
 	}
-	if !w.interactive {
-		if st.Pos > 0 {
-			fmt.Fprintln(out, strings.Repeat("-", min(w.renderer.Width(), 72)))
-		}
-		_, err = fmt.Fprint(out, text)
-		return 1, err
-	}
-	if st.Help {
-		text += render.KeyHelp()
-	}
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	height := w.opts.IO.TerminalHeight() - 2
-	pages := 1
-	if height >= 5 && len(lines) > height {
-		pages = (len(lines) + height - 1) / height
-		page := min(st.Page, pages-1)
-		lines = lines[page*height : min((page+1)*height, len(lines))]
-		for len(lines) < height {
-			lines = append(lines, "")
+	details := ""
+	if md := s.DetailsMarkdown(w.ascii); md != "" {
+		if details, err = w.renderer.Document(md); err != nil {
+			return err
 		}
 	}
-	fmt.Fprint(out, "\x1b[H\x1b[2J")
-	fmt.Fprintln(out, strings.Join(lines, "\n"))
-	st = st.WithPages(pages)
-	fmt.Fprintln(out, render.Footer(st, s.Heading(), w.opts.IO.TerminalWidth(), w.renderer.Color()))
-	return pages, nil
+	text := strings.TrimRight(head, "\n") + "\n" + strings.TrimRight(note, "\n") + "\n"
+	if details != "" {
+		text += strings.TrimRight(details, "\n") + "\n"
+	}
+	if w.source != nil && s.ShowNote {
+		text += "\n" + w.source.Blocks(w.ctx, s.Note)
+	}
+	if i > 0 {
+		fmt.Fprintln(out, strings.Repeat("-", min(w.renderer.Width(), 72)))
+	}
+	_, err = fmt.Fprint(out, text)
+	return err
 }
 
-// finish reports the end of the run on ErrOut.
-func (w *walk) finish() {
-	n := len(w.session.Stops())
+// Layout of a terminal wide enough to show the source beside the note.
+const (
+	// besideWidth is the narrowest terminal that shows the source beside
+	// the note: a note column of 78 and a source column of 80.
+	besideWidth = 160
+	// sourceColumn is the widest source column: PostgreSQL's lines are
+	// at most 80 columns, plus the line numbers.
+	sourceColumn = 96
+)
+
+// viewKey names a stop laid out for one terminal size.
+type viewKey struct {
+	pos           int
+	source        bool
+	width, height int
+}
+
+// stopView is a stop laid out for one terminal size.
+type stopView struct {
+	body    render.Body
+	pages   []int
+	lastTop int
+}
+
+// widths returns the columns of the note's text and of the source on a
+// terminal of width columns, and whether the source goes beside the note.
+func (w *walk) widths(width int, source bool) (text, src int, beside bool) {
+	text = min(width, iostreams.MaxWidth)
+	if w.opts.Width > 0 {
+		text = w.opts.Width
+	}
+	text = max(text, iostreams.MinWidth)
+	if source && width >= besideWidth {
+		src = min(width/2, sourceColumn)
+		return min(text, width-src-2), src, true
+	}
+	return text, text, false
+}
+
+// view lays out stop pos for a terminal of width columns with height rows
+// for it, once per size.
+func (w *walk) view(pos int, source bool, width, height int) (*stopView, error) {
+	key := viewKey{pos, source, width, height}
+	if v, ok := w.views[key]; ok {
+		return v, nil
+	}
+	s := w.built[pos]
+	sourceOn := source && w.source != nil && w.source.avail && s.ShowNote && s.Note != nil
+	textW, srcW, beside := w.widths(width, sourceOn)
+	r := w.renderer.WithWidth(textW)
+	parts := render.StopParts{Beside: beside, TextWidth: textW}
+	var err error
+	if parts.Head, err = r.Document(s.HeadMarkdown(w.ascii)); err != nil {
+		return nil, err
+	}
+	if parts.Note, err = r.Document(s.BodyMarkdown()); err != nil {
+		return nil, err
+	}
+	if md := s.DetailsMarkdown(w.ascii); md != "" {
+		if parts.Details, err = r.Document(md); err != nil {
+			return nil, err
+		}
+	}
+	if sourceOn {
+		parts.Sources = w.source.WithWidth(srcW).BlockList(w.ctx, s.Note)
+	}
+	v := &stopView{body: render.Compose(parts)}
+	v.pages = v.body.Pages(height, width)
+	v.lastTop = v.body.LastTop(height, width)
+	if len(w.views) > 64 {
+		clear(w.views) // a long resize session: keep the cache small
+	}
+	w.views[key] = v
+	return v, nil
+}
+
+// drawStop lays out the stop at st.Pos for the terminal's size now and
+// draws it (with the key help over it when asked), and returns st with the
+// stop's layout.
+func (w *walk) drawStop(st walkthrough.State) (walkthrough.State, error) {
+	io := w.opts.IO
+	width, height := io.TerminalSize()
+	if w.opts.Width == 0 && width < iostreams.MinWidth && w.narrowWarned != width {
+		w.narrowWarned = width
+		if w.shown != nil { // the first was said when the run began
+			w.screen.queue(narrowWarning(width))
+		}
+	}
+	rows := w.screen.BodyRows(width, height)
+	v, err := w.view(st.Pos, st.Source, width, rows)
+	if err != nil {
+		return st, err
+	}
+	st = st.WithLayout(walkthrough.Layout{Lines: len(v.body.Lines), Pages: v.pages, Breaks: v.body.Breaks(), LastTop: v.lastTop, Values: v.body.Values, Source: v.body.Source})
+	lines := v.body.Window(st.Top, v.pages, rows, width)
+	if st.Help {
+		lines = render.Overlay(lines, render.KeyHelp(w.opts.Lang, w.renderer.Style() == "ascii"), width)
+	}
+	footer := render.Footer(st, w.built[st.Pos].Heading(), width, w.renderer.Color(), w.renderer.Style() == "ascii", w.opts.Lang)
+	w.screen.enter()
+	w.screen.draw(lines, footer)
+	w.shown = &st
+	return st, nil
+}
+
+// say shows a driver's line: on the screen while it is up (and on ErrOut
+// too when that is not the same terminal), else on ErrOut.
+func (w *walk) say(line string) {
+	if w.screen != nil && w.screen.noticeIfActive(line) && w.opts.IO.IsStderrTTY() {
+		return
+	}
+	fmt.Fprintf(w.opts.IO.ErrOut, "pgwalk: %s\n", line)
+}
+
+// finish reports the end of the run on ErrOut (after the alternate screen
+// is gone): how many stops were walked, whether q ended the walk, failed
+// checks, and the live driver's hint.
+func (w *walk) finish(quit bool) {
+	n := len(w.built)
 	failed := 0
-	for _, ev := range w.session.Stops() {
-		for _, c := range ev.Values.Checks {
+	for _, s := range w.built {
+		for _, c := range s.Event.Values.Checks {
 			if !c.OK {
 				failed++
 			}
 		}
 	}
-	msg := fmt.Sprintf("pgwalk: walked %d stops with the %s driver", n, w.opts.Driver)
+	stops := "stops"
+	if n == 1 {
+		stops = "stop"
+	}
+	msg := fmt.Sprintf("pgwalk: walked %d %s with the %s driver", n, stops, w.opts.Driver)
+	if quit {
+		msg += " (ended with q)"
+	}
 	if failed > 0 {
 		msg += fmt.Sprintf("; %d checks FAILED", failed)
 	}

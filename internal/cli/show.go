@@ -91,6 +91,20 @@ func runShow(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx := context.Background()
+	var blocks string
+	if opts.SourceView != "off" {
+		// Checked before anything is printed: a --source that is no
+		// PostgreSQL tree is a usage error.
+		sv, err := newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, r)
+		if err != nil {
+			return err
+		}
+		if msg := sv.Summary(ctx, n.Refs); msg != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: source lines: %s\n", msg)
+		}
+		blocks = sv.Blocks(ctx, n)
+	}
 	md := render.NoteMarkdown(n, opts.Version)
 	if fell {
 		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
@@ -99,9 +113,6 @@ func runShow(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	if sv := newSourceView(context.Background(), opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, r); opts.SourceView != "off" {
-		text += sv.Blocks(context.Background(), n)
-	}
-	_, err = fmt.Fprint(opts.IO.Out, text)
+	_, err = fmt.Fprint(opts.IO.Out, text+blocks)
 	return err
 }

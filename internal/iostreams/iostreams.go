@@ -15,6 +15,9 @@ import (
 // DefaultWidth is the width used when the terminal's width is unknown.
 const DefaultWidth = 80
 
+// DefaultHeight is the height used when the terminal's height is unknown.
+const DefaultHeight = 24
+
 // MaxWidth caps the width of rendered notes: longer lines are hard to read.
 const MaxWidth = 120
 
@@ -126,6 +129,41 @@ func (s *IOStreams) TerminalWidth() int {
 	}
 	return w
 }
+
+// TerminalSize returns the size of the terminal on Out in columns and
+// rows, as the terminal reports it now (a resized terminal reports its new
+// size; SetWidth overrides the columns), uncapped; COLUMNS and LINES when
+// Out is no terminal; 80x24 when neither says.
+func (s *IOStreams) TerminalSize() (width, height int) {
+	if f, ok := s.Out.(*os.File); ok {
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil && w > 0 && h > 0 {
+			width, height = w, h
+		}
+	}
+	if width == 0 {
+		if c, err := strconv.Atoi(s.getenv("COLUMNS")); err == nil && c > 0 {
+			width = c
+		}
+	}
+	if height == 0 {
+		if c, err := strconv.Atoi(s.getenv("LINES")); err == nil && c > 0 {
+			height = c
+		}
+	}
+	if s.width != 0 {
+		width = s.width
+	}
+	if width == 0 {
+		width = DefaultWidth
+	}
+	if height == 0 {
+		height = DefaultHeight
+	}
+	return width, height
+}
+
+// IsStderrTTY reports whether ErrOut is a terminal.
+func (s *IOStreams) IsStderrTTY() bool { return isTerminal(s.ErrOut) }
 
 // TerminalHeight returns the height of the terminal on Out in lines, or 0
 // when Out is not a terminal or its size is unknown.

@@ -28,12 +28,18 @@ type Options struct {
 	TrueColor bool
 }
 
-// Renderer renders Markdown for a terminal. Create one per run and reuse it.
+// Renderer renders Markdown for a terminal. Create one per run and reuse it;
+// WithWidth shares it at another width.
 type Renderer struct {
-	tr    *glamour.TermRenderer
-	style string
-	width int
-	color bool
+	tr      *glamour.TermRenderer
+	opts    []glamour.TermRendererOption
+	style   string
+	width   int
+	color   bool
+	profile termenv.Profile
+	// tables renders a document that holds a table: glamour must size a
+	// table's columns itself, at the width. Made when first needed.
+	tables *glamour.TermRenderer
 }
 
 // StyleError is returned for an unknown --style value.
@@ -74,15 +80,24 @@ func New(o Options) (*Renderer, error) {
 	if width <= 0 {
 		width = 80
 	}
-	tr, err := glamour.NewTermRenderer(
-		glamour.WithStandardStyle(style),
-		glamour.WithColorProfile(profile),
-		glamour.WithWordWrap(width),
-	)
+	// WordWrap 0: glamour neither wraps nor pads; Wrap does it once.
+	opts := []glamour.TermRendererOption{glamour.WithStandardStyle(style), glamour.WithColorProfile(profile)}
+	tr, err := glamour.NewTermRenderer(append(opts, glamour.WithWordWrap(0))...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the %s renderer: %w", style, err)
 	}
-	return &Renderer{tr: tr, style: style, width: width, color: profile != termenv.Ascii}, nil
+	return &Renderer{tr: tr, opts: opts, style: style, width: width, color: profile != termenv.Ascii, profile: profile}, nil
+}
+
+// WithWidth returns a renderer that wraps at width columns and shares r's
+// glamour renderer (a terminal that was resized keeps its renderer).
+func (r *Renderer) WithWidth(width int) *Renderer {
+	if width <= 0 || width == r.width {
+		return r
+	}
+	c := *r
+	c.width, c.tables = width, nil
+	return &c
 }
 
 // Style returns the glamour style in use.
@@ -94,13 +109,39 @@ func (r *Renderer) Width() int { return r.width }
 // Color reports whether the renderer emits colour.
 func (r *Renderer) Color() bool { return r.color }
 
-// Markdown renders md.
+// Markdown renders md, wrapped at the renderer's width. No line ends in
+// blanks.
 func (r *Renderer) Markdown(md string) (string, error) {
-	out, err := r.tr.Render(md)
+	if hasTable(md) {
+		if r.tables == nil {
+			tr, err := glamour.NewTermRenderer(append(r.opts, glamour.WithWordWrap(r.width))...)
+			if err != nil {
+				return "", fmt.Errorf("creating the %s renderer: %w", r.style, err)
+			}
+			r.tables = tr
+		}
+		out, err := r.tables.Render(md)
+		if err != nil {
+			return "", fmt.Errorf("rendering markdown: %w", err)
+		}
+		return TrimLines(out), nil
+	}
+	out, err := r.tr.Render(unwrapSoftBreaks(md))
 	if err != nil {
 		return "", fmt.Errorf("rendering markdown: %w", err)
 	}
-	return out, nil
+	return Wrap(out, r.width), nil
+}
+
+// hasTable reports whether md holds a table's delimiter row ("|---|---|").
+func hasTable(md string) bool {
+	for _, l := range strings.Split(md, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "|") && strings.Contains(l, "---") && strings.Trim(l, "|-: ") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Document renders md for the terminal. Link addresses are taken out of the

@@ -3,12 +3,14 @@ package render
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/charmbracelet/glamour"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -45,25 +47,59 @@ func notty(t testing.TB) *Renderer {
 	return r
 }
 
-// TestNotesGolden renders every note of every version in the notty style.
-func TestNotesGolden(t *testing.T) {
-	set, err := annotations.Default()
-	if err != nil {
-		t.Fatal(err)
+// TestMarkdownGolden renders the fixed Markdown of testdata/markdown (not
+// pgwalk's notes: a note edit must not break the renderer's tests; the
+// notes are covered by the annotations package's tests) in each style and
+// at each width. go test ./internal/render -update rewrites the goldens.
+func TestMarkdownGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "markdown", "*.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in testdata/markdown: %v", err)
 	}
-	r := notty(t)
-	for _, v := range walkthrough.Versions() {
-		for _, n := range set.Notes(v.Name, annotations.DefaultLang) {
-			t.Run(v.Name+"/"+string(n.Phase), func(t *testing.T) {
-				out, err := r.Document(NoteMarkdown(n, v))
+	for _, file := range files {
+		md, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(filepath.Base(file), ".md")
+		for _, tc := range []struct {
+			style string
+			width int
+			color bool
+		}{{"notty", 80, false}, {"notty", 40, false}, {"ascii", 60, false}, {"dark", 80, true}} {
+			t.Run(fmt.Sprintf("%s/%s-%d", name, tc.style, tc.width), func(t *testing.T) {
+				r, err := New(Options{Style: tc.style, Width: tc.width, Color: tc.color})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if strings.Contains(out, "\x1b[") {
-					t.Error("notty output carries ANSI escapes")
+				out, err := r.Document(string(md))
+				if err != nil {
+					t.Fatal(err)
 				}
-				golden(t, "notes/"+v.Name+"/"+string(n.Phase), out)
+				if !tc.color && strings.Contains(out, "\x1b[") {
+					t.Error("output without colour carries ANSI escapes")
+				}
+				if tc.color && !strings.Contains(out, "\x1b[") {
+					t.Error("colour output carries no ANSI escapes")
+				}
+				checkLines(t, out, tc.width)
+				golden(t, fmt.Sprintf("markdown/%s.%s-%d", name, tc.style, tc.width), out)
 			})
+		}
+	}
+}
+
+// checkLines fails when a line of out ends in a blank, or is wider than
+// width without being a listed link address.
+func checkLines(t *testing.T, out string, width int) {
+	t.Helper()
+	for i, l := range strings.Split(out, "\n") {
+		plain := ansi.Strip(l)
+		if strings.HasSuffix(plain, " ") {
+			t.Errorf("line %d ends in a blank: %q", i+1, plain)
+		}
+		if w := ansi.StringWidth(l); w > width && !strings.Contains(plain, "://") {
+			t.Errorf("line %d is %d columns, wider than %d: %q", i+1, w, width, plain)
 		}
 	}
 }
@@ -232,5 +268,51 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestStopGolden renders a whole stop (a fixed event and a fixture note,
+// with an earlier stop of its connection) as a run prints it off a
+// terminal: heading, what is new, the note, every value.
+func TestStopGolden(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "markdown", "note.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sampleStop()
+	s.Note = &annotations.Note{Phase: s.Event.Phase, Title: "Parent registration", Version: "16.4", Body: string(body),
+		Refs: []annotations.Ref{{File: "src/demo.c", First: 10, Last: 12, SHA256: "0123456789abcdef"}}}
+	s.Earlier = []walkthrough.Event{{Connection: 1, Phase: walkthrough.Fork, Values: walkthrough.Values{
+		PostmasterPID: 4100, ChildPID: 4101, CancelKey: walkthrough.Int32(-123456789)}}}
+	out, err := notty(t).Document(s.Markdown(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, out, 80)
+	golden(t, "stop", out)
+}
+
+// TestCompactValues checks that the head of a stop lists only what is new
+// since the earlier stops of its connection, and every check.
+func TestCompactValues(t *testing.T) {
+	s := sampleStop()
+	s.Earlier = []walkthrough.Event{{Values: walkthrough.Values{PostmasterPID: 4100, ChildPID: 4101, CancelKey: walkthrough.Int32(-123456789),
+		Log: []string{"DEBUG:  forked new backend, pid=4101 socket=9"}}}}
+	got := CompactValuesMarkdown(s.Event, s.Earlier, true, "en")
+	for _, want := range []string{"`child_slot` = 1", "`dead_end` = false", "`closed_fds`: fd 3 listen socket", "`backend_list`: pid 4101",
+		"`client_backend_key` = pid 4101", "[ok] pid matches — 4101 = 4101", "[FAILED] key matches — 1 != 2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the head lacks %q:\n%s", want, got)
+		}
+	}
+	for _, known := range []string{"postmaster_pid", "child_pid", "cancel_key`", "forked new backend", "allocator"} {
+		if strings.Contains(got, known) {
+			t.Errorf("the head repeats %q, seen at an earlier stop (or not a value that changed):\n%s", known, got)
+		}
+	}
+	nothing := CompactValuesMarkdown(walkthrough.Event{Driver: "reenact", Values: walkthrough.Values{PostmasterPID: 4100}},
+		[]walkthrough.Event{{Values: walkthrough.Values{PostmasterPID: 4100}}}, true, "en")
+	if !strings.Contains(nothing, "Nothing new was observed at this stop (v shows every value)") {
+		t.Errorf("a stop with nothing new must say so:\n%s", nothing)
 	}
 }

@@ -24,6 +24,9 @@ type Stop struct {
 	FellBack bool
 	// Lang is the requested language.
 	Lang string
+	// Earlier are the stops of the same connection before this one, in
+	// order: what they observed is not new at this stop.
+	Earlier []walkthrough.Event
 }
 
 // Heading returns the stop's heading in English: "Phase 3/5 · Fork · 16.4".
@@ -75,27 +78,53 @@ func Subheading(ev walkthrough.Event, lang string) string {
 	return line
 }
 
-// Markdown returns the Markdown of s: heading, note, then the values the
-// driver observed.
+// Markdown returns the Markdown of s: HeadMarkdown, NoteMarkdown, then
+// DetailsMarkdown.
 func (s Stop) Markdown(ascii bool) string {
+	return s.HeadMarkdown(ascii) + s.BodyMarkdown() + s.DetailsMarkdown(ascii)
+}
+
+// HeadMarkdown returns what a stop's first screen must hold: its heading,
+// the process and the point in the code, and a compact "What happened"
+// that lists what is new at this stop.
+func (s Stop) HeadMarkdown(ascii bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n", s.Heading(), Subheading(s.Event, s.Lang))
 	if s.FellBack {
 		fmt.Fprintf(&b, "*"+tr(s.Lang, "fell back")+"*\n\n", s.Lang)
 	}
-	if s.Note != nil {
-		if s.ShowNote {
-			b.WriteString(strings.TrimSpace(s.Note.Body))
-			b.WriteString("\n\n")
-			if !strings.Contains(s.Note.Body, "/blob/"+s.Version.Tag+"/") {
-				b.WriteString(RefsMarkdown(s.Note, s.Version))
-			}
-		} else {
-			fmt.Fprintf(&b, "*"+tr(s.Lang, "more of")+"*\n\n", s.title())
-		}
-	}
-	b.WriteString(ValuesMarkdownIn(s.Event, ascii, s.Lang))
+	b.WriteString(CompactValuesMarkdown(s.Event, s.Earlier, ascii, s.Lang))
 	return b.String()
+}
+
+// BodyMarkdown returns the note of s with its cited ranges, or the line
+// that says it was shown at an earlier stop; "" for the epilogue.
+func (s Stop) BodyMarkdown() string {
+	if s.Note == nil {
+		return ""
+	}
+	if !s.ShowNote {
+		return fmt.Sprintf("*"+tr(s.Lang, "more of")+"*\n\n", s.title())
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimSpace(s.Note.Body))
+	b.WriteString("\n\n")
+	if !strings.Contains(s.Note.Body, "/blob/"+s.Version.Tag+"/") {
+		b.WriteString(RefsMarkdown(s.Note, s.Version))
+	}
+	return b.String()
+}
+
+// DetailsMarkdown returns every value observed at s, the checks left out
+// (the head lists them all), or "" when nothing was observed.
+func (s Stop) DetailsMarkdown(ascii bool) string {
+	ev := s.Event
+	ev.Values.Checks = nil
+	body := valuesBody(ev, ascii, s.Lang)
+	if body == "" {
+		return ""
+	}
+	return fmt.Sprintf("## %s\n\n%s", tr(s.Lang, "Every value at this stop"), body)
 }
 
 // title returns the phase title of the stop: the note's, else the English.
@@ -148,37 +177,29 @@ func ValuesMarkdown(ev walkthrough.Event, ascii bool) string {
 
 // ValuesMarkdownIn is ValuesMarkdown with its headings in lang.
 func ValuesMarkdownIn(ev walkthrough.Event, ascii bool, lang string) string {
+	body := valuesBody(ev, ascii, lang)
+	if body == "" {
+		body = nothingObserved(ev, lang)
+	}
+	return fmt.Sprintf("## %s\n\n%s", tr(lang, "What happened"), body)
+}
+
+// nothingObserved is the line that stands for the values of a stop where
+// nothing was observed.
+func nothingObserved(ev walkthrough.Event, lang string) string {
+	if ev.Driver == "narrate" {
+		return "*" + tr(lang, "narration") + "*\n"
+	}
+	return "*" + tr(lang, "nothing") + "*\n"
+}
+
+// valuesBody returns the Markdown of every value of ev, or "".
+func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 	v := ev.Values
 	var b strings.Builder
-	fmt.Fprintf(&b, "## %s\n\n", tr(lang, "What happened"))
 	n := b.Len()
-	item := func(name string, value any) { fmt.Fprintf(&b, "- `%s` = %v\n", name, value) }
-	if v.PostmasterPID != 0 {
-		item("postmaster_pid", v.PostmasterPID)
-	}
-	if v.ChildPID != 0 {
-		item("child_pid", v.ChildPID)
-	}
-	if v.ForkReturn != nil {
-		item("fork_return", *v.ForkReturn)
-	}
-	if v.CancelKey != nil {
-		item("cancel_key", fmt.Sprintf("%d (0x%08x)", *v.CancelKey, uint32(*v.CancelKey)))
-	}
-	if v.CanAccept != "" {
-		item("can_accept", v.CanAccept)
-	}
-	if v.DeadEnd != nil {
-		item("dead_end", *v.DeadEnd)
-	}
-	if v.ChildSlot != nil {
-		item("child_slot", *v.ChildSlot)
-	}
-	if k := v.ClientBackendKey; k != nil {
-		item("client_backend_key", fmt.Sprintf("pid %d, key %d", k.PID, k.SecretKey))
-	}
-	if e := v.Errno; e != nil {
-		item("errno", fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Message))
+	for _, sc := range scalars(v) {
+		fmt.Fprintf(&b, "- `%s` = %s\n", sc.name, sc.value)
 	}
 	if r := v.CancelRequest; r != nil {
 		item("cancel_request", fmt.Sprintf("pid %d, matched %t, checked_by_pid %d", r.PID, r.Matched, r.CheckedByPID))
@@ -243,11 +264,7 @@ func ValuesMarkdownIn(ev walkthrough.Event, ascii bool, lang string) string {
 		b.WriteString("\n")
 	}
 	if b.Len() == n {
-		if ev.Driver == "narrate" {
-			b.WriteString("*" + tr(lang, "narration") + "*\n")
-		} else {
-			b.WriteString("*" + tr(lang, "nothing") + "*\n")
-		}
+		return ""
 	}
 	return b.String()
 }

@@ -81,6 +81,9 @@ type Origin struct {
 	// Confirmed is false for a plain tree whose release could not be read
 	// from its configure or meson.build.
 	Confirmed bool
+	// Untagged is the release tag that a git clone lacks when its work
+	// tree is read instead.
+	Untagged string
 	// Warning, when not empty, is one line to show the user.
 	Warning string
 }
@@ -139,6 +142,27 @@ func (e *NotTreeError) Error() string {
 	}
 	return fmt.Sprintf("%s is not a PostgreSQL source tree (no src/backend/postmaster)", e.Dir)
 }
+
+// NotDirError says that a --source directory cannot be read as a directory:
+// it does not exist, or it is a file.
+type NotDirError struct {
+	Dir string
+	// Err is why it could not be read; nil when it is not a directory.
+	Err error
+}
+
+func (e *NotDirError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return fmt.Sprintf("%s: no such directory", e.Dir)
+	}
+	if e.Err != nil {
+		return fmt.Sprintf("source: %v", e.Err)
+	}
+	return fmt.Sprintf("source: %s is not a directory", e.Dir)
+}
+
+// Unwrap returns why the directory could not be read.
+func (e *NotDirError) Unwrap() error { return e.Err }
 
 // WrongVersionError says that a plain source tree is another release.
 type WrongVersionError struct {
@@ -345,10 +369,10 @@ func locateDir(ctx context.Context, dir string, v walkthrough.Version) (Origin, 
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
-		return Origin{}, fmt.Errorf("source: %w", err)
+		return Origin{}, &NotDirError{Dir: dir, Err: err}
 	}
 	if !st.IsDir() {
-		return Origin{}, fmt.Errorf("source: %s is not a directory", dir)
+		return Origin{}, &NotDirError{Dir: dir}
 	}
 	gitDir, bare := findGitDir(abs)
 	if gitDir != "" {
@@ -385,6 +409,7 @@ func locateDir(ctx context.Context, dir string, v walkthrough.Version) (Origin, 
 		o.Confirmed = true
 	}
 	if gitDir != "" {
+		o.Untagged = v.Tag
 		note := fmt.Sprintf("%s has no tag %s; reading its work tree", dir, v.Tag)
 		if o.Warning != "" {
 			note += "; " + o.Warning

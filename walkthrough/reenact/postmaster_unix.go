@@ -299,13 +299,26 @@ func (d *Driver) sayWaiting() {
 		d.opts.Say("waiting for the next client (q or Ctrl-C ends the run)")
 		return
 	}
-	var pids []string
-	for c := range d.sessions {
-		pids = append(pids, strconv.Itoa(c.pid))
+	d.opts.Say(servingLine(d.sessions))
+}
+
+// servingLine says which backends serve a client while pgwalk waits: their
+// pids in numerical order, in a sentence of the right number.
+func servingLine(sessions map[*conn]bool) string {
+	pids := make([]int, 0, len(sessions))
+	for c := range sessions {
+		pids = append(pids, c.pid)
 	}
-	sort.Strings(pids)
-	d.opts.Say(fmt.Sprintf("backend %s is serving its client; its closing check comes when the client disconnects (\\q). A new client is walked as soon as it connects.",
-		strings.Join(pids, ", ")))
+	sort.Ints(pids)
+	names := make([]string, len(pids))
+	for i, p := range pids {
+		names[i] = strconv.Itoa(p)
+	}
+	if len(names) == 1 {
+		return fmt.Sprintf("backend %s is serving its client; its closing check comes when the client disconnects (\\q). A new client is walked as soon as it connects.", names[0])
+	}
+	list := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return fmt.Sprintf("backends %s are serving their clients; each one's closing check comes when its client disconnects (\\q). A new client is walked as soon as it connects.", list)
 }
 
 // event returns the skeleton of a stop of c.
@@ -1066,7 +1079,7 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 	for _, s := range signals {
 		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "signal received", Value: s})
 	}
-	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "exit status", Value: status})
+	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "how the backend ended", Value: status})
 	if tail := strings.TrimSpace(string(c.stderr.b)); tail != "" {
 		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "backend stderr", Value: tail})
 	}
