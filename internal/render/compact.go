@@ -39,6 +39,9 @@ func scalars(v walkthrough.Values) []scalar {
 	if k := v.ClientBackendKey; k != nil {
 		add("client_backend_key", fmt.Sprintf("pid %d, key %d", k.PID, k.SecretKey))
 	}
+	if r := v.CancelRequest; r != nil {
+		add("cancel_request", fmt.Sprintf("pid %d, matched %t, checked_by_pid %d", r.PID, r.Matched, r.CheckedByPID))
+	}
 	if e := v.Errno; e != nil {
 		add("errno", fmt.Sprintf("%s (%d): %s", e.Name, e.Code, e.Message))
 	}

@@ -201,9 +201,6 @@ func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 	for _, sc := range scalars(v) {
 		fmt.Fprintf(&b, "- `%s` = %s\n", sc.name, sc.value)
 	}
-	if r := v.CancelRequest; r != nil {
-		item("cancel_request", fmt.Sprintf("pid %d, matched %t, checked_by_pid %d", r.PID, r.Matched, r.CheckedByPID))
-	}
 	if b.Len() > n {
 		b.WriteString("\n")
 	}
