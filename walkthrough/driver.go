@@ -44,14 +44,26 @@ type DriverOptions struct {
 	// otherwise; "hardware" and "software" force one (BreakpointModes).
 	Breakpoints string
 	// Notify receives progress and diagnostics lines meant for the user
-	// (for example the psql command to type); it may be nil.
+	// (for example the psql command to type); it may be nil. Old-style:
+	// a driver says a catalog message with Tell instead.
 	Notify func(line string)
+	// Teller receives progress and diagnostics meant for the user as
+	// catalog messages, which the CLI says in the reader's language; it
+	// may be nil.
+	Teller func(m Msg)
 }
 
 // Say sends line to o.Notify when there is one.
 func (o DriverOptions) Say(line string) {
 	if o.Notify != nil {
 		o.Notify(line)
+	}
+}
+
+// Tell sends m to o.Teller when there is one.
+func (o DriverOptions) Tell(m Msg) {
+	if o.Teller != nil {
+		o.Teller(m)
 	}
 }
 

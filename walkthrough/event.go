@@ -1,6 +1,9 @@
 package walkthrough
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // Process says which process a stop was observed in.
 type Process string
@@ -41,8 +44,14 @@ type Event struct {
 type Values struct {
 	PostmasterPID int `json:"postmaster_pid,omitempty"`
 	ChildPID      int `json:"child_pid,omitempty"`
-	// CancelKey is the int32 secret of the connection, as generated.
+	// CancelKey is the secret of the connection as an int32, for a key of
+	// 4 bytes (every key of 16.4 and 17.1; a protocol 3.0 client's key in
+	// 18.4). A longer key has only CancelKeyHex.
 	CancelKey *int32 `json:"cancel_key,omitempty"`
+	// CancelKeyHex is the key's bytes in hex, for a key of any length (32
+	// bytes for an 18.4 client that asked for protocol 3.2). The JSON
+	// encoding derives it from CancelKey when a driver set only that.
+	CancelKeyHex string `json:"cancel_key_hex,omitempty"`
 	// CanAccept is the canAcceptConnections result: CAC_OK, CAC_STARTUP, ...
 	CanAccept string `json:"can_accept,omitempty"`
 	DeadEnd   *bool  `json:"dead_end,omitempty"`
@@ -75,6 +84,10 @@ type Values struct {
 	Facts []Fact `json:"facts,omitempty"`
 }
 
+// KeyHex returns the 4-byte key k in hex, big-endian as it travels in
+// BackendKeyData: KeyHex(-1) is "ffffffff".
+func KeyHex(k int32) string { return fmt.Sprintf("%08x", uint32(k)) }
+
 // MarshalJSON encodes v with every field that was observed: like the
 // default encoding, except that an observed but empty BackendList (a
 // non-nil slice of length 0) is written as [] rather than left out, so that
@@ -87,6 +100,9 @@ func (v Values) MarshalJSON() ([]byte, error) {
 	}{plain: plain(v)}
 	if v.BackendList != nil {
 		out.BackendList = &v.BackendList
+	}
+	if out.CancelKeyHex == "" && v.CancelKey != nil {
+		out.CancelKeyHex = KeyHex(*v.CancelKey)
 	}
 	return json.Marshal(out)
 }
@@ -130,18 +146,55 @@ const (
 
 // BackendNode is one Backend record of the postmaster's BackendList.
 type BackendNode struct {
-	PID            int    `json:"pid"`
-	CancelKey      int32  `json:"cancel_key"`
+	PID       int   `json:"pid"`
+	CancelKey int32 `json:"cancel_key"`
+	// NoKey is true for a record that has no cancel key field (18.4's
+	// PMChild: the backend makes its key itself); cancel_key is then left
+	// out of the JSON encoding.
+	NoKey          bool   `json:"-"`
 	ChildSlot      int    `json:"child_slot"`
 	BkendType      string `json:"bkend_type"`
 	DeadEnd        bool   `json:"dead_end"`
 	BgworkerNotify bool   `json:"bgworker_notify"`
 }
 
+// MarshalJSON encodes n, without cancel_key when the record has none.
+func (n BackendNode) MarshalJSON() ([]byte, error) {
+	type plain BackendNode // no methods: no recursion
+	if !n.NoKey {
+		return json.Marshal(plain(n))
+	}
+	return json.Marshal(struct {
+		plain
+		CancelKey *int32 `json:"cancel_key,omitempty"`
+	}{plain: plain(n)})
+}
+
 // BackendKey is the content of a BackendKeyData message.
 type BackendKey struct {
-	PID       int   `json:"pid"`
+	PID int `json:"pid"`
+	// SecretKey is a 4-byte key as an int32; a longer key (18.4, protocol
+	// 3.2: 32 bytes) has only SecretKeyHex, and secret_key is left out.
 	SecretKey int32 `json:"secret_key"`
+	// SecretKeyHex is the key's bytes in hex, for a key of any length. The
+	// JSON encoding derives it from SecretKey when a driver set only that.
+	SecretKeyHex string `json:"secret_key_hex,omitempty"`
+}
+
+// MarshalJSON encodes k with secret_key_hex always, and secret_key only for
+// a 4-byte key.
+func (k BackendKey) MarshalJSON() ([]byte, error) {
+	type plain BackendKey // no methods: no recursion
+	if k.SecretKeyHex == "" {
+		k.SecretKeyHex = KeyHex(k.SecretKey)
+	}
+	if len(k.SecretKeyHex) == 8 {
+		return json.Marshal(plain(k))
+	}
+	return json.Marshal(struct {
+		plain
+		SecretKey *int32 `json:"secret_key,omitempty"`
+	}{plain: plain(k)})
 }
 
 // Errno is an operating-system error number with its symbolic name.
@@ -153,16 +206,28 @@ type Errno struct {
 
 // Check is one cross-check between observed values.
 type Check struct {
-	Name string `json:"name"`
-	OK   bool   `json:"ok"`
+	// Key and Args say the check as a catalog message (see Msg); the
+	// renderer fills Name and Detail from it in the reader's language,
+	// in the JSON encoding too. A check without a Key is an old-style
+	// one whose Name and Detail are English words.
+	Key  string            `json:"key,omitempty"`
+	Args map[string]string `json:"args,omitempty"`
+	Name string            `json:"name"`
+	OK   bool              `json:"ok"`
 	// Detail gives the compared values.
 	Detail string `json:"detail,omitempty"`
 }
 
 // Fact is one named observation that has no field of its own.
 type Fact struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	// Key and Args say the fact as a catalog message (see Msg); the
+	// renderer fills Name and Value from it in the reader's language, in
+	// the JSON encoding too. A fact without a Key is an old-style one
+	// whose Name and Value are English words.
+	Key   string            `json:"key,omitempty"`
+	Args  map[string]string `json:"args,omitempty"`
+	Name  string            `json:"name"`
+	Value string            `json:"value"`
 }
 
 // Int32 returns a pointer to v, for the optional fields of Values.
