@@ -127,10 +127,10 @@ func killAt(t *testing.T, row driverRow, args []string, k int) {
 	for _, p := range stopped {
 		waitState(t, p, 'T')
 	}
-	if err := syscall.Kill(r.pid(), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(r.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if code := r.wait(); code != -1 {
+	if code := r.Wait(); code != -1 {
 		t.Fatalf("pgwalk exited %d after SIGKILL", code)
 	}
 
