@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -201,7 +202,8 @@ func (tm *Term) waitUntil(cond func() bool, format string, args ...any) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			tm.t.Fatalf("no %s within %v; stderr:\n%s\nterminal:\n%s", what, Timeout, tm.Stderr(), tm.Tail())
+			tm.dumpStacks()
+			tm.t.Fatalf("no %s within %v; stderr (with the program's goroutines, when it is a Go program):\n%s\nterminal:\n%s", what, Timeout, tm.Stderr(), tm.Tail())
 		}
 		time.Sleep(poll)
 	}
@@ -215,6 +217,19 @@ func (tm *Term) drain() {
 	select {
 	case <-tm.readEnd:
 	case <-time.After(5 * time.Second):
+	}
+}
+
+// dumpStacks sends the program SIGQUIT, on which a Go program writes
+// every goroutine's stack to its standard error and exits, and gives it a
+// few seconds to do so: a hang then says where it hangs.
+func (tm *Term) dumpStacks() {
+	if err := tm.cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+		return
+	}
+	select {
+	case <-tm.done:
+	case <-time.After(10 * time.Second):
 	}
 }
 
@@ -256,9 +271,10 @@ func (tm *Term) Wait() int {
 	select {
 	case <-tm.done:
 	case <-time.After(Timeout):
+		tm.dumpStacks()
 		_ = tm.cmd.Process.Kill()
 		<-tm.done
-		tm.t.Fatalf("the program did not exit within %v; stderr:\n%s\nterminal:\n%s", Timeout, tm.Stderr(), tm.Tail())
+		tm.t.Fatalf("the program did not exit within %v; stderr (with the program's goroutines, when it is a Go program):\n%s\nterminal:\n%s", Timeout, tm.Stderr(), tm.Tail())
 	}
 	return tm.cmd.ProcessState.ExitCode()
 }
