@@ -165,6 +165,9 @@ func startJSON(t testing.TB, env []string, id string, args ...string) *jsonRun {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	r := &jsonRun{t: t, id: id, cmd: cmd, events: make(chan walkthrough.Event, 64), done: make(chan struct{})}
 	cmd.Stderr = &r.stderr
+	// A process pgwalk started may outlive it holding stderr: Wait stops
+	// copying it then, rather than wait for that process too.
+	cmd.WaitDelay = 10 * time.Second
 	// An os.Pipe rather than StdoutPipe: Wait must not close the read end
 	// before the reader has seen everything pgwalk wrote.
 	out, w, err := os.Pipe()
@@ -248,10 +251,27 @@ func (r *jsonRun) wait() int {
 		<-r.done
 		r.t.Fatalf("pgwalk did not exit within %v; stderr (with pgwalk's goroutines):\n%s", safety, r.stderr.String())
 	}
-	// Drain what is left of stdout.
-	for range r.events {
-	}
+	r.rest() // what is left of stdout
 	return r.cmd.ProcessState.ExitCode()
+}
+
+// rest returns the events left until pgwalk's stdout ends. It fails the
+// test when neither an event nor the end comes within safety.
+func (r *jsonRun) rest() []walkthrough.Event {
+	r.t.Helper()
+	var evs []walkthrough.Event
+	for {
+		select {
+		case ev, ok := <-r.events:
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		case <-time.After(safety):
+			r.dumpStacks()
+			r.t.Fatalf("after %d stops, neither another stop nor the end of stdout within %v; stderr (with pgwalk's goroutines):\n%s", len(evs), safety, r.stderr.String())
+		}
+	}
 }
 
 // dumpStacks sends pgwalk SIGQUIT, on which it writes every goroutine's
@@ -272,9 +292,7 @@ func (r *jsonRun) dumpStacks() {
 func census(t testing.TB, env []string, args ...string) (stops []walkthrough.Event, why string) {
 	t.Helper()
 	r := startJSON(t, env, "census", args...)
-	for ev := range r.events {
-		stops = append(stops, ev)
-	}
+	stops = r.rest()
 	if code := r.wait(); code != 0 {
 		lines := strings.Split(strings.TrimSpace(r.stderr.String()), "\n")
 		return nil, fmt.Sprintf("exit %d: %s", code, lines[len(lines)-1])

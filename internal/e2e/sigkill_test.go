@@ -202,8 +202,7 @@ func nextRun(t *testing.T, tmp string, args []string, fp footprint, left []strin
 	}
 	v := args[2]
 	r := startJSON(t, baseEnv("next", tmp), "next", "run", "--version", v, "--driver", "narrate")
-	for range r.events {
-	}
+	r.rest()
 	if code := r.wait(); code != 0 {
 		t.Fatalf("next run: exit %d; stderr:\n%s", code, r.stderr.String())
 	}
@@ -235,8 +234,7 @@ func nextLiveRun(t *testing.T, row driverRow, args []string, fp footprint, left 
 	t.Helper()
 	t.Logf("the killed run left %v and System V segments %v", left, fp.SysVShm)
 	r := startJSON(t, baseEnv("next", ""), "next", args...)
-	for range r.events {
-	}
+	r.rest()
 	if code := r.wait(); code != 0 {
 		t.Fatalf("next live run: exit %d; stderr:\n%s", code, r.stderr.String())
 	}

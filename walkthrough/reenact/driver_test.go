@@ -314,7 +314,7 @@ func TestMalformedStartupPacket(t *testing.T) {
 	resc := make(chan clientResult, 1)
 	go func() { resc <- runClient(good) }()
 	evs = w.until(t, 2, walkthrough.Epilogue)
-	res := <-resc
+	res := within(t, resc, "result of the second client")
 	if res.Err != nil {
 		t.Fatalf("second client: %v", res.Err)
 	}

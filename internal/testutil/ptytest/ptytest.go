@@ -49,6 +49,9 @@ type Term struct {
 	readEnd chan struct{}
 	closeMu sync.Mutex
 	closed  bool
+	// timeout bounds every wait: Timeout, shorter in this package's
+	// own tests.
+	timeout time.Duration
 }
 
 // buffer is a bytes.Buffer safe for one writer and many readers.
@@ -86,9 +89,12 @@ func Start(t testing.TB, cmd *exec.Cmd, rows, cols uint16) *Term {
 		cmd.Env = os.Environ()
 	}
 	cmd.Env = append(cmd.Env, "TERM=xterm")
-	tm := &Term{t: t, cmd: cmd, tty: master, done: make(chan struct{}), readEnd: make(chan struct{})}
+	tm := &Term{t: t, cmd: cmd, tty: master, done: make(chan struct{}), readEnd: make(chan struct{}), timeout: Timeout}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, &tm.stderr
 	cmd.SysProcAttr = sysProcAttr()
+	// A process the program started may outlive it holding its stderr:
+	// Wait stops copying it then, rather than wait for that process too.
+	cmd.WaitDelay = 10 * time.Second
 	err = cmd.Start()
 	slave.Close()
 	if err != nil {
@@ -188,7 +194,7 @@ func (tm *Term) WaitText(s string, n int) {
 func (tm *Term) waitUntil(cond func() bool, format string, args ...any) {
 	tm.t.Helper()
 	what := fmt.Sprintf(format, args...)
-	deadline := time.Now().Add(Timeout)
+	deadline := time.Now().Add(tm.timeout)
 	for !cond() {
 		select {
 		case <-tm.done:
@@ -203,7 +209,7 @@ func (tm *Term) waitUntil(cond func() bool, format string, args ...any) {
 		}
 		if time.Now().After(deadline) {
 			tm.dumpStacks()
-			tm.t.Fatalf("no %s within %v; stderr (with the program's goroutines, when it is a Go program):\n%s\nterminal:\n%s", what, Timeout, tm.Stderr(), tm.Tail())
+			tm.t.Fatalf("no %s within %v; stderr (with the program's goroutines, when it is a Go program):\n%s\nterminal:\n%s", what, tm.timeout, tm.Stderr(), tm.Tail())
 		}
 		time.Sleep(poll)
 	}
@@ -270,11 +276,11 @@ func (tm *Term) Wait() int {
 	tm.t.Helper()
 	select {
 	case <-tm.done:
-	case <-time.After(Timeout):
+	case <-time.After(tm.timeout):
 		tm.dumpStacks()
 		_ = tm.cmd.Process.Kill()
 		<-tm.done
-		tm.t.Fatalf("the program did not exit within %v; stderr (with the program's goroutines, when it is a Go program):\n%s\nterminal:\n%s", Timeout, tm.Stderr(), tm.Tail())
+		tm.t.Fatalf("the program did not exit within %v; stderr (with the program's goroutines, when it is a Go program):\n%s\nterminal:\n%s", tm.timeout, tm.Stderr(), tm.Tail())
 	}
 	return tm.cmd.ProcessState.ExitCode()
 }

@@ -110,3 +110,31 @@ func TestWaitsFail(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitTimesOut checks that a wait for what never comes, from a program
+// that keeps running, fails once the deadline passes, names what it waited
+// for, and first sends the program SIGQUIT (a Go program then writes its
+// goroutines to stderr, which the message shows).
+func TestWaitTimesOut(t *testing.T) {
+	rec := &fatalRecorder{TB: t}
+	prog := `trap 'echo got SIGQUIT >&2; exit 3' QUIT
+printf '\033[H\033[2Jonly screen q quit'
+while :; do sleep 0.05; done`
+	tm := Start(rec, exec.Command("sh", "-c", prog), 24, 80)
+	tm.timeout = 300 * time.Millisecond
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tm.WaitScreen(2)
+	}()
+	select {
+	case <-done:
+	case <-time.After(Timeout):
+		t.Fatal("the wait neither returned nor failed")
+	}
+	for _, want := range []string{`no screen 2 ending in "q quit" within 300ms`, "got SIGQUIT", "only screen"} {
+		if !strings.Contains(rec.msg, want) {
+			t.Errorf("failure message %q lacks %q", rec.msg, want)
+		}
+	}
+}
