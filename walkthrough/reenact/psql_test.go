@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -18,10 +19,7 @@ import (
 // TestPsqlConnects lets a real psql connect in WaitForClient mode, over the
 // Unix socket and over TCP (where libpq first asks for SSL).
 func TestPsqlConnects(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql is not installed (Debian: apt-get install postgresql-client)")
-	}
+	psql := lookPsql(t)
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4"), WaitForClient: true}, nil)
 	w := walk(d)
 	defer w.stop(t)
@@ -74,10 +72,7 @@ func TestPsqlConnects(t *testing.T) {
 // reports the error the postmaster sends, as report_fork_failure_to_client
 // does.
 func TestPsqlSeesForkFailure(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql is not installed (Debian: apt-get install postgresql-client)")
-	}
+	psql := lookPsql(t)
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "17.1"), WaitForClient: true, Scenario: walkthrough.ScenarioForkFailure}, nil)
 	w := walk(d)
 	defer w.stop(t)
@@ -104,4 +99,21 @@ func TestPsqlSeesForkFailure(t *testing.T) {
 	if !slices.Equal(phases, []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.ForkFailure, walkthrough.Epilogue}) {
 		t.Errorf("phases = %v", phases)
 	}
+}
+
+// lookPsql returns psql's path. Without one the test skips, saying so,
+// except in CI (CI=true), which must not skip: scripts/test.sh installs
+// it (Debian's postgresql-client).
+func lookPsql(t *testing.T) string {
+	t.Helper()
+	psql, err := exec.LookPath("psql")
+	if err == nil {
+		return psql
+	}
+	const why = "psql is not installed: bash scripts/test.sh installs Debian's postgresql-client"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why + "; CI must run this test")
+	}
+	t.Skip(why)
+	return ""
 }
