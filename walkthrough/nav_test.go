@@ -59,7 +59,7 @@ func TestAdvance(t *testing.T) {
 		{name: "digit for an unreached phase stays", keys: []Key{PhaseKey(5)}, wantPos: 0, wantStops: 1, wantMsg: "not been reached"},
 		{name: "? shows help, any key closes it without moving", keys: []Key{KeyHelp, KeyNext}, wantPos: 0, wantStops: 1},
 		{name: "? shows help", keys: []Key{KeyHelp}, wantPos: 0, wantStops: 1, wantHelp: true},
-		{name: "q in help only closes it", keys: []Key{KeyHelp, KeyQuit}, wantPos: 0, wantStops: 1},
+		{name: "q in help quits", keys: []Key{KeyHelp, KeyQuit}, wantPos: 0, wantStops: 1, wantQuit: true},
 		{name: "any key in help only closes it", keys: []Key{KeyNext, KeyHelp, KeyBack, KeyHelp, KeySource, KeyHelp, PhaseKey(1)}, wantPos: 1, wantStops: 2},
 		{name: "ctrl-c in help interrupts", keys: []Key{KeyHelp, KeyInterrupt}, wantPos: 0, wantStops: 1, wantQuit: true, wantInt: true},
 		{name: "the delay's next-stop key fetches the next stop", keys: []Key{KeyNextStop, KeyNextStop}, wantPos: 2, wantStops: 3},

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
-	"github.com/creack/pty"
+
+	"github.com/pgwalk/pgwalk/internal/testutil/ptytest"
 )
 
 // The screen's sequences, as pgwalk writes them (internal/cli/screen.go).
@@ -21,45 +22,29 @@ const (
 	newFrame = "\x1b[H\x1b[2J"
 )
 
+// term is pgwalk on a sized pseudo-terminal (the one harness,
+// internal/testutil/ptytest), read frame by frame.
+type term struct {
+	*ptytest.Term
+	t *testing.T
+}
+
 // startSized runs pgwalk with args on a pseudo-terminal of cols x rows,
-// like startTerm.
+// its standard error on the terminal too.
 func startSized(t *testing.T, cols, rows uint16, args ...string) *term {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "PGWALK_TEST_MAIN=1", "TERM=xterm", "NO_COLOR=1", "HOME="+t.TempDir(), "COLUMNS=", "LINES=")
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm := &term{t: t, cmd: cmd, tty: tty, done: make(chan struct{})}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := tty.Read(b)
-			tm.mu.Lock()
-			tm.buf.Write(b[:n])
-			tm.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() { tm.err = cmd.Wait(); close(tm.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-tm.done
-		tty.Close()
-	})
-	return tm
+	cmd.Env = append(os.Environ(), "PGWALK_TEST_MAIN=1", "NO_COLOR=1", "HOME="+t.TempDir(), "COLUMNS=", "LINES=")
+	return &term{Term: ptytest.StartAll(t, cmd, rows, cols), t: t}
 }
 
 // frames returns the screens drawn so far, escapes removed, each split
 // into its lines; the last may be partial.
 func (tm *term) frames() [][]string {
-	parts := strings.Split(tm.output(), newFrame)
+	parts := strings.Split(tm.Output(), newFrame)
 	var out [][]string
 	for _, p := range parts[1:] {
-		p = strings.ReplaceAll(ansi.Strip(p), "\r", "")
+		p = strings.ReplaceAll(ptytest.StripEscapes(p), "\r", "")
 		out = append(out, strings.Split(p, "\n"))
 	}
 	return out
@@ -69,18 +54,22 @@ func (tm *term) frames() [][]string {
 // last line, ends in "q quit") and returns its lines.
 func (tm *term) waitFrame(n int) []string {
 	tm.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(ptytest.Timeout)
 	for {
 		f := tm.frames()
 		if len(f) > n || (len(f) == n && strings.HasSuffix(f[n-1][len(f[n-1])-1], "q quit")) {
 			return f[n-1]
 		}
 		if time.Now().After(deadline) {
-			tm.t.Fatalf("frame %d never came whole; output:\n%s", n, tm.output())
+			tm.t.Fatalf("frame %d never came whole within %v; output:\n%s", n, ptytest.Timeout, tm.Tail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// press types keys; exit waits for pgwalk's exit code.
+func (tm *term) press(keys string) { tm.Press(keys) }
+func (tm *term) exit() int         { return tm.Wait() }
 
 // footer returns the last line of a frame.
 func footer(frame []string) string { return frame[len(frame)-1] }
@@ -144,7 +133,7 @@ func TestScreenQuitRestores(t *testing.T) {
 	if code := tm.exit(); code != 0 {
 		t.Fatalf("q: exit %d", code)
 	}
-	out := tm.output()
+	out := tm.Output()
 	on, off := strings.Index(out, altOn), strings.LastIndex(out, altOff)
 	first, last := strings.Index(out, newFrame), strings.LastIndex(out, newFrame)
 	summary := strings.Index(out, "pgwalk: walked 2 stops with the narrate driver (ended with q)")
@@ -193,8 +182,8 @@ func TestScreenFooterFits80(t *testing.T) {
 	if code := tm.exit(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(tm.output(), "pgwalk: walked 5 stops with the narrate driver") {
-		t.Errorf("no summary:\n%s", tm.output())
+	if !strings.Contains(tm.Output(), "pgwalk: walked 5 stops with the narrate driver") {
+		t.Errorf("no summary:\n%s", tm.Output())
 	}
 }
 
@@ -215,9 +204,7 @@ func TestScreenResize(t *testing.T) {
 	if w := widest(f); w > 80 {
 		t.Fatalf("at 80 columns a line of %d", w)
 	}
-	if err := pty.Setsize(tm.tty, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
-		t.Fatal(err)
-	}
+	tm.Resize(40, 120)
 	f = tm.waitFrame(2)
 	if w := widest(f); w <= 80 || w > 120 {
 		t.Errorf("after the resize to 120 columns the widest line is %d columns:\n%s", w, strings.Join(f, "\n"))
@@ -256,9 +243,7 @@ func TestScreenSourceBeside(t *testing.T) {
 	if !beside {
 		t.Fatalf("at 170 columns %q must stand beside the note:\n%s", want, strings.Join(f, "\n"))
 	}
-	if err := pty.Setsize(tm.tty, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
-		t.Fatal(err)
-	}
+	tm.Resize(40, 100)
 	f = tm.waitFrame(2)
 	if strings.Contains(strings.Join(f, "\n"), want) {
 		t.Errorf("at 100 columns the first page must hold the note only:\n%s", strings.Join(f, "\n"))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/pgwalk/pgwalk/internal/testutil/ptytest"
 	"github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
@@ -134,17 +135,17 @@ func TestRootWithoutServerUser(t *testing.T) {
 func TestNarrowTerminal(t *testing.T) {
 	r := startPTY(t, baseEnv("narrow", ""), 200, 30, "run", "--version", "16.4", "--driver", "narrate")
 	// The footer, cut to the terminal's width, ends the screen.
-	screen := r.waitScreenEnd(1, "Phase 1/5 · Struct creation…")
-	r.press("q")
-	if code := r.wait(); code != 0 {
-		t.Errorf("exit %d; stderr:\n%s", code, r.stderr.String())
+	screen := r.WaitScreenEnd(1, "Phase 1/5 · Struct creation…")
+	r.Press("q")
+	if code := r.Wait(); code != 0 {
+		t.Errorf("exit %d; stderr:\n%s", code, r.Stderr())
 	}
 	const warn = "pgwalk: the terminal is 30 columns wide; rendering at 40 (widen it, or pass --width)"
-	if n := strings.Count(r.stderr.String(), warn); n != 1 {
-		t.Errorf("warning said %d times; stderr:\n%s", n, r.stderr.String())
+	if n := strings.Count(r.Stderr(), warn); n != 1 {
+		t.Errorf("warning said %d times; stderr:\n%s", n, r.Stderr())
 	}
 	widest := 0
-	lines := strings.Split(stripEscapes(screen), "\n")
+	lines := strings.Split(ptytest.StripEscapes(screen), "\n")
 	for _, l := range lines {
 		if strings.Contains(l, "https://") {
 			continue // permalinks are never wrapped, so that they stay clickable
@@ -161,24 +162,4 @@ func TestNarrowTerminal(t *testing.T) {
 	if n := utf8.RuneCountInString(footer); n > 30 {
 		t.Errorf("footer %q is %d columns on a 30-column terminal", footer, n)
 	}
-}
-
-// stripEscapes removes the terminal escape sequences from s.
-func stripEscapes(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b {
-			j := i + 1
-			if j < len(s) && s[j] == '[' {
-				j++
-				for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-					j++
-				}
-			}
-			i = j
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

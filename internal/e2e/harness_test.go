@@ -46,11 +46,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// binaryEnv names a pgwalk binary to test instead of building one, to
+// compare two builds of pgwalk with the same tests.
+const binaryEnv = "PGWALK_E2E_BINARY"
+
 // pgwalkBinary builds cmd/pgwalk once (with -race when the tests run with
-// -race) and returns its path.
+// -race) and returns its path, or returns the binary binaryEnv names.
 func pgwalkBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
+		if path := os.Getenv(binaryEnv); path != "" {
+			if _, err := os.Stat(path); err != nil {
+				built.err = fmt.Errorf("%s: %w", binaryEnv, err)
+				return
+			}
+			built.path = path
+			return
+		}
 		dir, err := os.MkdirTemp("", "e2e-bin-")
 		if err != nil {
 			built.err = err
@@ -95,14 +107,16 @@ func baseEnv(id, tmp string) []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "TMPDIR", "GORACE", "NO_COLOR", "CLICOLOR_FORCE", runEnvKey:
+		case "TMPDIR", "GORACE", "GOTRACEBACK", "NO_COLOR", "CLICOLOR_FORCE", runEnvKey:
 			continue
 		}
 		env = append(env, kv)
 	}
 	// A binary built with -race sleeps a second at exit unless told not
 	// to; the re-enactment's children are the same binary.
-	env = append(env, "GORACE=atexit_sleep_ms=0", "NO_COLOR=1", runEnvKey+"="+id)
+	// GOTRACEBACK=all: a pgwalk that hangs is sent SIGQUIT and then
+	// writes every goroutine's stack, the runtime's too.
+	env = append(env, "GORACE=atexit_sleep_ms=0", "GOTRACEBACK=all", "NO_COLOR=1", runEnvKey+"="+id)
 	if tmp != "" {
 		env = append(env, "TMPDIR="+tmp)
 	}
@@ -151,6 +165,9 @@ func startJSON(t testing.TB, env []string, id string, args ...string) *jsonRun {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	r := &jsonRun{t: t, id: id, cmd: cmd, events: make(chan walkthrough.Event, 64), done: make(chan struct{})}
 	cmd.Stderr = &r.stderr
+	// A process pgwalk started may outlive it holding stderr: Wait stops
+	// copying it then, rather than wait for that process too.
+	cmd.WaitDelay = 10 * time.Second
 	// An os.Pipe rather than StdoutPipe: Wait must not close the read end
 	// before the reader has seen everything pgwalk wrote.
 	out, w, err := os.Pipe()
@@ -216,7 +233,8 @@ func (r *jsonRun) next() walkthrough.Event {
 		}
 		return ev
 	case <-time.After(safety):
-		r.t.Fatalf("no stop came; stderr:\n%s", r.stderr.String())
+		r.dumpStacks()
+		r.t.Fatalf("no stop came within %v; stderr (with pgwalk's goroutines):\n%s", safety, r.stderr.String())
 	}
 	return walkthrough.Event{}
 }
@@ -228,14 +246,45 @@ func (r *jsonRun) wait() int {
 	select {
 	case <-r.done:
 	case <-time.After(safety):
+		r.dumpStacks()
 		_ = syscall.Kill(-r.pid(), syscall.SIGKILL)
 		<-r.done
-		r.t.Fatalf("pgwalk did not exit; stderr:\n%s", r.stderr.String())
+		r.t.Fatalf("pgwalk did not exit within %v; stderr (with pgwalk's goroutines):\n%s", safety, r.stderr.String())
 	}
-	// Drain what is left of stdout.
-	for range r.events {
-	}
+	r.rest() // what is left of stdout
 	return r.cmd.ProcessState.ExitCode()
+}
+
+// rest returns the events left until pgwalk's stdout ends. It fails the
+// test when neither an event nor the end comes within safety.
+func (r *jsonRun) rest() []walkthrough.Event {
+	r.t.Helper()
+	var evs []walkthrough.Event
+	for {
+		select {
+		case ev, ok := <-r.events:
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		case <-time.After(safety):
+			r.dumpStacks()
+			r.t.Fatalf("after %d stops, neither another stop nor the end of stdout within %v; stderr (with pgwalk's goroutines):\n%s", len(evs), safety, r.stderr.String())
+		}
+	}
+}
+
+// dumpStacks sends pgwalk SIGQUIT, on which it writes every goroutine's
+// stack to stderr and exits, and gives it a few seconds: a hang then says
+// where it hangs.
+func (r *jsonRun) dumpStacks() {
+	if err := syscall.Kill(r.pid(), syscall.SIGQUIT); err != nil {
+		return
+	}
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+	}
 }
 
 // census runs pgwalk to the end with args and returns its stops. ok is
@@ -243,9 +292,7 @@ func (r *jsonRun) wait() int {
 func census(t testing.TB, env []string, args ...string) (stops []walkthrough.Event, why string) {
 	t.Helper()
 	r := startJSON(t, env, "census", args...)
-	for ev := range r.events {
-		stops = append(stops, ev)
-	}
+	stops = r.rest()
 	if code := r.wait(); code != 0 {
 		lines := strings.Split(strings.TrimSpace(r.stderr.String()), "\n")
 		return nil, fmt.Sprintf("exit %d: %s", code, lines[len(lines)-1])

@@ -112,9 +112,9 @@ func TestSecurity(t *testing.T) {
 			}
 			r, fp, id, bases, _ := runToStop(t, row, args, k)
 			defer func() {
-				r.press("q")
-				r.wait()
-				checkLeftBehind(t, fp, r.pid(), id, bases)
+				r.Press("q")
+				r.Wait()
+				checkLeftBehind(t, fp, r.Pid(), id, bases)
 			}()
 
 			if len(fp.Dirs) == 0 {

@@ -39,12 +39,12 @@ func TestFootprintSeesTheRun(t *testing.T) {
 			id := fmt.Sprintf("%d-%d", os.Getpid(), runCounter.Add(1))
 			bases := tempBases(tmp)
 			r := startPTY(t, baseEnv(id, tmp), 2000, 200, args...)
-			r.waitScreen(1)
+			r.WaitScreen(1)
 			for i := 2; i <= k; i++ {
-				r.press("n")
-				r.waitScreen(i)
+				r.Press("n")
+				r.WaitScreen(i)
 			}
-			fp := takeFootprint(t, r.pid(), reportedPIDs(stops[k-1]), bases)
+			fp := takeFootprint(t, r.Pid(), reportedPIDs(stops[k-1]), bases)
 			want := row.holds
 			if len(fp.Procs) < want.procs {
 				t.Errorf("saw %d processes at stop %d, want at least %d: %v", len(fp.Procs), k, want.procs, fp.Procs)
@@ -63,11 +63,11 @@ func TestFootprintSeesTheRun(t *testing.T) {
 			}
 			t.Logf("stop %d: %d processes, dirs %v, unix %v, tcp %v, sysv %v, posix shm %v",
 				k, len(fp.Procs), fp.Dirs, fp.UnixPaths, fp.TCPListen, fp.SysVShm, fp.PosixShm)
-			r.press("q")
-			if code := r.wait(); code != 0 {
-				t.Errorf("q: exit %d; stderr:\n%s", code, r.stderr.String())
+			r.Press("q")
+			if code := r.Wait(); code != 0 {
+				t.Errorf("q: exit %d; stderr:\n%s", code, r.Stderr())
 			}
-			checkLeftBehind(t, fp, r.pid(), id, bases)
+			checkLeftBehind(t, fp, r.Pid(), id, bases)
 			checkEmpty(t, tmp)
 		})
 	}

@@ -18,7 +18,13 @@ func fakeGitHub(t *testing.T, files map[string]string, slow map[string]bool) *ht
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if slow[r.URL.Path] {
-			<-r.Context().Done()
+			// Until the client gives up, which the test expects it to
+			// do within its timeout; the minute only bounds a client
+			// that never gives up (the test then fails on the answer).
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
 			return
 		}
 		body, ok := files[r.URL.Path]

@@ -210,12 +210,12 @@ func TestServeBackendMalformedPacket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := serve(t, backendVars{})
 			go func() { _, _ = s.client.Write(tt.bytes) }()
-			r := <-s.reports
+			r := within(t, s.reports, "report of the malformed packet")
 			if r.Type != msgError || r.Text == "" {
 				t.Errorf("report = %+v, want an error", r)
 			}
 			// PostgreSQL exits with 0 after logging a bad startup packet.
-			if code := <-s.code; code != 0 {
+			if code := within(t, s.code, "exit code of the backend"); code != 0 {
 				t.Errorf("exit code = %d, want 0", code)
 			}
 		})

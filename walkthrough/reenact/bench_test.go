@@ -23,8 +23,9 @@ func BenchmarkRun(b *testing.B) {
 				if err := d.Start(context.Background()); err != nil {
 					b.Fatal(err)
 				}
+				ctx, cancel := context.WithTimeout(context.Background(), safety)
 				for {
-					_, err := d.Next(context.Background())
+					_, err := d.Next(ctx)
 					if errors.Is(err, walkthrough.EOF) {
 						break
 					}
@@ -32,6 +33,7 @@ func BenchmarkRun(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				cancel()
 				if err := d.Close(); err != nil {
 					b.Fatal(err)
 				}

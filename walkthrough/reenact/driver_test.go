@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -355,7 +356,7 @@ func TestMalformedStartupPacket(t *testing.T) {
 	resc := make(chan clientResult, 1)
 	go func() { resc <- runClient(good) }()
 	evs = w.until(t, 2, walkthrough.Epilogue)
-	res := <-resc
+	res := within(t, resc, "result of the second client")
 	if res.Err != nil {
 		t.Fatalf("second client: %v", res.Err)
 	}
@@ -403,7 +404,7 @@ func TestCloseAtEveryStop(t *testing.T) {
 }
 
 func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx bool) {
-	goroutines := runtime.NumGoroutine()
+	before := driverGoroutines(t)
 	d := New(opts)
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -440,6 +441,11 @@ func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx b
 			t.Error("Next with a cancelled context returned a stop")
 		}
 	}
+	// The check after Close sees the driver's goroutines: the launcher
+	// and the accept loop at least.
+	if running := newGoroutines(before, driverGoroutines(t)); len(running) < 2 {
+		t.Errorf("saw %d goroutine(s) of the running driver, want at least 2 (launcher, accept loop):\n%s", len(running), strings.Join(running, "\n\n"))
+	}
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -447,7 +453,11 @@ func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx b
 		t.Fatalf("second Close: %v", err)
 	}
 	if clientDone != nil {
-		<-clientDone
+		select {
+		case <-clientDone:
+		case <-time.After(safety):
+			t.Fatal("the test's psql stand-in did not end after Close")
+		}
 	}
 	if kids := childrenOf(t, os.Getpid()); len(kids) != 0 {
 		t.Errorf("backend processes left after Close: %v", kids)
@@ -460,17 +470,79 @@ func closeAfter(t *testing.T, opts walkthrough.DriverOptions, k int, cancelCtx b
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("%s still there after Close: %v", dir, err)
 	}
-	// Close waited for the driver's goroutines; give the ones that have
-	// signalled their end a moment to return.
-	n := runtime.NumGoroutine()
-	for i := 0; i < 200 && n > goroutines; i++ {
+	// Close waited for the driver's goroutines (its WaitGroup); the
+	// ones that have signalled their end may still be returning. Wait,
+	// at most safety, until none that this driver started is left.
+	deadline := time.Now().Add(safety)
+	for {
+		left := newGoroutines(before, driverGoroutines(t))
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d goroutine(s) of the driver still there %v after Close:\n%s", len(left), safety, strings.Join(left, "\n\n"))
+			break
+		}
 		time.Sleep(5 * time.Millisecond)
-		n = runtime.NumGoroutine()
 	}
-	if n > goroutines {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines after Close, %d before Start:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
+}
+
+// driverGoroutines returns the goroutines that run or were started by this
+// package's own code (its non-test files), by id, each with its stack.
+// Goroutines of the tests themselves, of the runtime and of other
+// packages do not count, so the check does not depend on what else the
+// test binary runs.
+func driverGoroutines(t testing.TB) map[string]string {
+	t.Helper()
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("runtime.Caller: no file for this test")
 	}
+	dir := filepath.Dir(self) + "/"
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	out := map[string]string{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		id, ok := strings.CutPrefix(header, "goroutine ")
+		if !ok {
+			continue
+		}
+		id, _, _ = strings.Cut(id, " ")
+		for _, line := range strings.Split(g, "\n") {
+			// Frame and creator locations: "\t/dir/file.go:123 +0x1f".
+			file, ok := strings.CutPrefix(line, "\t")
+			if !ok {
+				continue
+			}
+			file, _, _ = strings.Cut(file, ":")
+			if strings.HasPrefix(file, dir) && !strings.Contains(file[len(dir):], "/") && !strings.HasSuffix(file, "_test.go") {
+				out[id] = g
+				break
+			}
+		}
+	}
+	return out
+}
+
+// newGoroutines returns the stacks in after whose goroutine is not in
+// before.
+func newGoroutines(before, after map[string]string) []string {
+	var out []string
+	for id, g := range after {
+		if _, ok := before[id]; !ok {
+			out = append(out, g)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestCloseWithoutStart checks Close after no Start and after a failed one.

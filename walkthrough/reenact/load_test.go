@@ -155,7 +155,7 @@ func TestLoad(t *testing.T) {
 	col := collect(d)
 	defer func() {
 		col.cancel()
-		<-col.done
+		within(t, col.done, "end of the collector after its context was cancelled")
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*safety)
 	defer cancel()

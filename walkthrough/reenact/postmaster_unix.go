@@ -656,6 +656,7 @@ func (d *Driver) launch(c *conn) error {
 // waitChild reaps c's process, as the postmaster's reaper does.
 func (d *Driver) waitChild(c *conn) {
 	defer d.wg.Done()
+	awaitExit(c.pid) // never sleep in wait(2): see awaitExit
 	st, err := c.proc.Wait()
 	if err == nil {
 		c.exitState = st

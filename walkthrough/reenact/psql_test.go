@@ -20,10 +20,7 @@ import (
 // TestPsqlConnects lets a real psql connect in WaitForClient mode, over the
 // Unix socket and over TCP (where libpq first asks for SSL).
 func TestPsqlConnects(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql is not installed (Debian: apt-get install postgresql-client)")
-	}
+	psql := lookPsql(t)
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4"), WaitForClient: true}, nil)
 	w := walk(d)
 	defer w.stop(t)
@@ -76,10 +73,7 @@ func TestPsqlConnects(t *testing.T) {
 // reports the error the postmaster sends, as report_fork_failure_to_client
 // does.
 func TestPsqlSeesForkFailure(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql is not installed (Debian: apt-get install postgresql-client)")
-	}
+	psql := lookPsql(t)
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "17.1"), WaitForClient: true, Scenario: walkthrough.ScenarioForkFailure}, nil)
 	w := walk(d)
 	defer w.stop(t)
@@ -114,10 +108,7 @@ func TestPsqlSeesForkFailure(t *testing.T) {
 // its copy of BackendList and signals it, and psql reports the statement
 // cancelled.
 func TestPsqlCancel(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql is not installed (Debian: apt-get install postgresql-client)")
-	}
+	psql := lookPsql(t)
 	for _, name := range []string{"16.4", "17.1"} {
 		t.Run(name, func(t *testing.T) {
 			running := make(chan int, 2)
@@ -173,4 +164,21 @@ func TestPsqlCancel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lookPsql returns psql's path. Without one the test skips, saying so,
+// except in CI (CI=true), which must not skip: scripts/test.sh installs
+// it (Debian's postgresql-client).
+func lookPsql(t *testing.T) string {
+	t.Helper()
+	psql, err := exec.LookPath("psql")
+	if err == nil {
+		return psql
+	}
+	const why = "psql is not installed: bash scripts/test.sh installs Debian's postgresql-client"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why + "; CI must run this test")
+	}
+	t.Skip(why)
+	return ""
 }

@@ -120,7 +120,7 @@ func TestClientReadsErrorAfterFailedSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	<-closed
+	within(t, closed, "end of the fake postmaster's connection")
 	res := runClient(nc)
 	if res.Err != nil || res.StartupError != "FATAL: could not fork new process for connection: boom" {
 		t.Errorf("client result = %+v, want the server's error and no client error", res)
