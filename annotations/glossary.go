@@ -300,11 +300,26 @@ func (g *Glossary) names(t *Term, match func(string) bool) bool {
 		}
 	}
 	for _, texts := range g.texts {
-		if match(texts[t.ID].Term) {
-			return true
+		for _, name := range termNames(texts[t.ID].Term) {
+			if match(name) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// termNames returns a term's name and, for "child slot (PMChildSlot)", each
+// of its parts: "child slot", "PMChildSlot".
+func termNames(term string) []string {
+	out := []string{term}
+	if i := strings.LastIndex(term, " ("); i > 0 && strings.HasSuffix(term, ")") {
+		out = append(out, term[:i])
+		for _, part := range strings.Split(term[i+2:len(term)-1], ",") {
+			out = append(out, strings.TrimSpace(part))
+		}
+	}
+	return out
 }
 
 // glossaryLinkRE matches a Markdown link to a glossary term: ](glossary:id).
