@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 // The glossary explains the terms the notes rely on (postmaster, child
@@ -178,6 +180,8 @@ func LoadGlossary(fsys fs.FS) (*Glossary, error) {
 			if strings.TrimSpace(tt.Term) == "" || strings.TrimSpace(tt.Text) == "" {
 				return nil, &GlossaryError{File: e.Name(), Msg: fmt.Sprintf("%s: term and text are both required", id)}
 			}
+			tt.Text = Unwrap(tt.Text)
+			texts[id] = tt
 		}
 		for _, t := range g.terms {
 			if _, ok := texts[t.ID]; !ok {
@@ -332,4 +336,169 @@ func GlossaryLinks(md string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// Manifests returns every embedded release manifest, oldest first: the
+// offered releases and those still waiting for their notes. A glossary
+// cite may name any of them.
+func Manifests() ([]*walkthrough.Release, error) { return embeddedManifests() }
+
+var embeddedManifests = sync.OnceValues(func() ([]*walkthrough.Release, error) {
+	sub, err := fs.Sub(embedded, "releases")
+	if err != nil {
+		return nil, err
+	}
+	return LoadReleases(sub)
+})
+
+// Permalink returns the GitHub address of the cited lines at the tag of
+// their release, or "" when no embedded manifest names the release.
+func (c Cite) Permalink() string {
+	rels, err := Manifests()
+	if err != nil {
+		return ""
+	}
+	for _, r := range rels {
+		if r.Version.Name == c.Release {
+			return r.Version.Permalink(c.File, c.First, c.Last)
+		}
+	}
+	return ""
+}
+
+// EntryOptions say how EntryMarkdown lays out an entry.
+type EntryOptions struct {
+	// Level is the level of the entry's heading; 0 means 2.
+	Level int
+	// Release, when set, keeps only the cites of that release.
+	Release string
+	// TermLink returns the link target of a related term; nil names them
+	// as text.
+	TermLink func(id string) string
+}
+
+// glossaryWords are the labels of an entry, by language.
+var glossaryWords = map[string]struct{ aliases, source, see string }{
+	"en": {"Also called", "Source", "See also"},
+	"ko": {"다른 이름", "소스", "함께 보기"},
+}
+
+// EntryMarkdown returns e in Markdown: its name as a heading, its text, the
+// other names it may be asked for by, its cited ranges with permalinks,
+// and the related terms.
+func (g *Glossary) EntryMarkdown(e Entry, o EntryOptions) string {
+	words, ok := glossaryWords[e.Lang]
+	if !ok {
+		words = glossaryWords[DefaultLang]
+	}
+	level := o.Level
+	if level <= 0 {
+		level = 2
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n\n%s\n\n", strings.Repeat("#", min(level, 6)), e.TermText.Term, strings.TrimSpace(e.Text))
+	if len(e.Aliases) > 0 {
+		quoted := make([]string, len(e.Aliases))
+		for i, a := range e.Aliases {
+			quoted[i] = "`" + a + "`"
+		}
+		fmt.Fprintf(&b, "**%s:** %s\n\n", words.aliases, strings.Join(quoted, ", "))
+	}
+	var cites []string
+	for _, c := range e.Cites {
+		if o.Release != "" && c.Release != o.Release {
+			continue
+		}
+		label := fmt.Sprintf("%s %s", c.Release, c.Ref)
+		if link := c.Permalink(); link != "" {
+			label = fmt.Sprintf("[%s](%s)", label, link)
+		}
+		cites = append(cites, label)
+	}
+	if len(cites) > 0 {
+		fmt.Fprintf(&b, "**%s:** %s\n\n", words.source, strings.Join(cites, " · "))
+	}
+	if len(e.See) > 0 {
+		var see []string
+		for _, id := range e.See {
+			r, err := g.Entry(id, e.Lang)
+			if err != nil {
+				continue
+			}
+			if o.TermLink != nil {
+				see = append(see, fmt.Sprintf("[%s](%s)", r.TermText.Term, o.TermLink(id)))
+			} else {
+				see = append(see, r.TermText.Term)
+			}
+		}
+		fmt.Fprintf(&b, "**%s:** %s\n\n", words.see, strings.Join(see, " · "))
+	}
+	return b.String()
+}
+
+// gistLen is the most runes Gist keeps.
+const gistLen = 100
+
+// Gist returns the first sentence of e's text, shortened to about a line,
+// for an index.
+func (e Entry) Gist() string {
+	text, _, _ := strings.Cut(strings.TrimSpace(e.Text), "\n")
+	for i := 0; i < len(text); i++ {
+		if text[i] == '.' && (i+1 == len(text) || text[i+1] == ' ') {
+			text = text[:i+1]
+			break
+		}
+	}
+	r := []rune(text)
+	if len(r) <= gistLen {
+		return text
+	}
+	cut := gistLen
+	for cut > gistLen/2 && r[cut] != ' ' {
+		cut--
+	}
+	return strings.TrimRight(string(r[:cut]), " ,:;(") + " …"
+}
+
+// Unwrap joins the hard-wrapped lines of each paragraph and list item of
+// md, so that a renderer wraps them at its own width. Blank lines, list
+// markers, headings and fenced code blocks are kept as they are.
+func Unwrap(md string) string {
+	lines := strings.Split(strings.TrimRight(md, "\n"), "\n")
+	var out []string
+	fence, join := false, false
+	for _, line := range lines {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "```"):
+			fence = !fence
+			out = append(out, line)
+			join = false
+			continue
+		case fence:
+			out = append(out, line)
+			continue
+		case trimmed == "":
+			out = append(out, "")
+			join = false
+			continue
+		}
+		starts := strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "- ") || strings.HasPrefix(trimmed, "* ") || orderedItem(trimmed)
+		if join && !starts {
+			out[len(out)-1] += " " + trimmed
+			continue
+		}
+		out = append(out, line)
+		join = !strings.HasPrefix(trimmed, "#")
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// orderedItem reports whether line starts an ordered list item: "1. ".
+func orderedItem(line string) bool {
+	i := 0
+	for i < len(line) && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	return i > 0 && strings.HasPrefix(line[i:], ". ")
 }

@@ -148,6 +148,7 @@ func parseStudy(name string, data []byte) (*Study, error) {
 			return nil, &NoteError{File: name, Field: fmt.Sprintf("questions[%d]", i), Msg: "empty"}
 		}
 	}
+	st.Try, st.Instead = Unwrap(st.Try), Unwrap(st.Instead)
 	if strings.TrimSpace(st.Try) == "" {
 		return nil, &NoteError{File: name, Field: "try", Msg: "missing"}
 	}
@@ -418,7 +419,7 @@ func StudyMarkdown(st *Study, o StudyOptions) string {
 				}
 				parts = append(parts, fmt.Sprintf("`{%s}` %s", ph, help))
 			}
-			fmt.Fprintf(&b, "*%s: %s. %s*\n\n", w.placeholders, strings.Join(parts, "; "), w.filledBy)
+			fmt.Fprintf(&b, "%s: %s. %s\n\n", w.placeholders, strings.Join(parts, "; "), w.filledBy)
 		}
 		fmt.Fprintf(&b, "**%s.** %s\n\n", w.instead, strings.TrimSpace(st.Instead))
 	default:

@@ -458,3 +458,35 @@ func TestLoadGlossaryRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestUnwrap(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"paragraph", "one\ntwo\n\nthree\n", "one two\n\nthree\n"},
+		{"list items", "- a\n  b\n- c\n1. d\n   e\n", "- a b\n- c\n1. d e\n"},
+		{"heading", "# H\ntext\nmore\n", "# H\ntext more\n"},
+		{"fence", "x\n```\na\n  b\n```\ny\nz\n", "x\n```\na\n  b\n```\ny z\n"},
+		{"no final newline", "a\nb", "a b\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Unwrap(tt.in); got != tt.want {
+				t.Errorf("Unwrap(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGist(t *testing.T) {
+	long := strings.Repeat("word ", 40)
+	tests := []struct{ text, want string }{
+		{"One sentence. Two.", "One sentence."},
+		{"A list:\n\n- x", "A list:"},
+		{"Version 16.4 is here. More.", "Version 16.4 is here."},
+		{long, strings.TrimSpace(strings.Repeat("word ", 20)) + " …"},
+	}
+	for _, tt := range tests {
+		if got := (Entry{TermText: TermText{Text: tt.text}}).Gist(); got != tt.want {
+			t.Errorf("Gist(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+}

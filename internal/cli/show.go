@@ -91,7 +91,7 @@ func runShow(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	md := render.NoteMarkdown(n, opts.Version)
+	md := render.NoteMarkdown(n, opts.Version) + studyMarkdown(opts.Version, opts.Phase.ID, opts.Lang, nil)
 	if fell {
 		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
 	}
