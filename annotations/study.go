@@ -308,6 +308,9 @@ type StudyOptions struct {
 	TermLink func(id string) string
 	// Level is the level of the headings; 0 means 2.
 	Level int
+	// Compact, with Values nil, shows the exercise with its placeholders
+	// but neither their explanation nor the alternative: for a slide.
+	Compact bool
 }
 
 // studyWords are the fixed texts of the study part in one language.
@@ -408,6 +411,8 @@ func StudyMarkdown(st *Study, o StudyOptions) string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%s %s\n\n", h, w.try)
 	switch {
+	case o.Values == nil && o.Compact:
+		b.WriteString(strings.TrimSpace(st.Try) + "\n\n")
 	case o.Values == nil:
 		b.WriteString(strings.TrimSpace(st.Try) + "\n\n")
 		if phs := Placeholders(st.Try); len(phs) > 0 {
