@@ -336,12 +336,12 @@ func runSourceFunction(opts *SourceFunctionOptions) error {
 	if err != nil {
 		return err
 	}
-	out := opts.IO.Out
-	fmt.Fprintf(out, "%s · PostgreSQL %s (%s) · %s:%d-%d\n", name, v.Name, v.Tag, fn.File, fn.First, fn.Last)
 	src, err := openCheckedSource(ctx, opts.Factory, opts.SourceDir, v)
 	if err != nil {
 		return err
 	}
+	out := opts.IO.Out
+	fmt.Fprintf(out, "%s · PostgreSQL %s (%s) · %s:%d-%d\n", name, v.Name, v.Tag, fn.File, fn.First, fn.Last)
 	if w := src.Warning(); w != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", w)
 	}
