@@ -490,3 +490,33 @@ func TestGist(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslationsCiteTheSameLines checks that the Korean glossary and
+// study material cite every line number and range the English ones do.
+func TestTranslationsCiteTheSameLines(t *testing.T) {
+	g := defaultGlossary(t)
+	for _, e := range g.Entries(DefaultLang) {
+		ko, err := g.Entry(e.ID, "ko")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing := missingFrom(lineNumberRE, e.Text, ko.Text); len(missing) > 0 {
+			t.Errorf("glossary %s: the Korean text lacks %v", e.ID, missing)
+		}
+	}
+	s := defaultStudy(t)
+	for _, st := range s.All() {
+		if st.Lang != DefaultLang {
+			continue
+		}
+		ko, fell, ok := s.Get(st.Version, st.Phase, "ko")
+		if !ok || fell {
+			continue // TestStudyEveryPhase reports it
+		}
+		en := strings.Join(append([]string{st.Try, st.Instead}, st.Questions...), "\n")
+		kt := strings.Join(append([]string{ko.Try, ko.Instead}, ko.Questions...), "\n")
+		if missing := missingFrom(lineNumberRE, en, kt); len(missing) > 0 {
+			t.Errorf("%s: the Korean one lacks %v", st.Path, missing)
+		}
+	}
+}
