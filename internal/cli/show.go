@@ -91,10 +91,12 @@ func runShow(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	md := render.NoteMarkdown(n, opts.Version) + studyMarkdown(opts.Version, opts.Phase.ID, opts.Lang, nil)
+	md := render.NoteMarkdown(n, opts.Version)
 	if fell {
 		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
 	}
+	// The questions, the exercise (its placeholders explained) and the terms.
+	md += studyMarkdown(opts.Version, opts.Phase.ID, opts.Lang, nil)
 	text, err := r.Document(md)
 	if err != nil {
 		return err
