@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"regexp"
 	"strings"
 
 	"github.com/pgwalk/pgwalk/annotations"
@@ -89,7 +90,7 @@ func (d *document) slideMarkdown(s section) string {
 	if s.Note != nil {
 		lead, first := noteOpening(s.Note.Body)
 		b.WriteString(lead)
-		b.WriteString(shiftHeadings(first, 1))
+		b.WriteString(shiftHeadings(firstSteps(first), 1))
 		var refs []string
 		for _, r := range s.Note.Refs {
 			refs = append(refs, fmt.Sprintf("[%s](%s)", r.String(), d.in.Version.Permalink(r.File, r.First, r.Last)))
@@ -232,3 +233,36 @@ pre code { background: none; padding: 0; }
 </body>
 </html>
 `
+
+// firstSteps keeps of a note's part its heading and its text up to the end
+// of its first list: the steps, not the paragraphs that follow them. A
+// paragraph that ends in a colon introduces the list and is kept; a part
+// with no list keeps its first paragraph.
+func firstSteps(part string) string {
+	if strings.TrimSpace(part) == "" {
+		return ""
+	}
+	var out []string
+	list, paragraphs := false, 0
+	for i, blk := range strings.Split(strings.TrimSpace(part), "\n\n") {
+		isItem := listItemRE.MatchString(blk)
+		indented := strings.HasPrefix(blk, " ") || strings.HasPrefix(blk, "\t")
+		switch {
+		case i == 0 && strings.HasPrefix(blk, "#"):
+		case isItem || list && indented:
+			list = true
+		case list:
+			return strings.Join(out, "\n\n") + "\n\n"
+		default:
+			if paragraphs > 0 && !strings.HasSuffix(strings.TrimSpace(out[len(out)-1]), ":") {
+				return strings.Join(out, "\n\n") + "\n\n"
+			}
+			paragraphs++
+		}
+		out = append(out, blk)
+	}
+	return strings.Join(out, "\n\n") + "\n\n"
+}
+
+// listItemRE matches a block that starts a list item: "- ", "* ", "1. ".
+var listItemRE = regexp.MustCompile(`^(?:[-*] |\d+\. )`)

@@ -361,3 +361,20 @@ func TestSlidesInChromium(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstSteps(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"list then paragraphs", "## Do\n\n1. a\n2. b\n\n   more of b\n\nAfter.\n\nMore.", "## Do\n\n1. a\n2. b\n\n   more of b\n\n"},
+		{"loose list", "## Do\n\n- a\n\n- b\n\nAfter.", "## Do\n\n- a\n\n- b\n\n"},
+		{"intro to a list", "## Do\n\nTwo ways:\n\n- a\n- b\n\nAfter.", "## Do\n\nTwo ways:\n\n- a\n- b\n\n"},
+		{"paragraphs only", "## Do\n\nFirst.\n\nSecond.", "## Do\n\nFirst.\n\n"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := firstSteps(tt.in); got != tt.want {
+				t.Errorf("firstSteps(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
