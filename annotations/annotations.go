@@ -37,7 +37,7 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-//go:embed notes releases
+//go:embed notes releases glossary study
 var embedded embed.FS
 
 // DefaultLang is the language every phase has a note in.

@@ -3,6 +3,7 @@ package walkthrough
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -19,6 +20,20 @@ type Release struct {
 	Facts Facts
 	// Plans holds one stop plan per scenario, in the order of Scenarios.
 	Plans []StopPlan
+	// Function is the whole of the walked function (Facts.Startup.Function)
+	// in the release's text, header comment included; nil when the
+	// manifest does not give it. `pgwalk source function` shows it.
+	Function *FunctionRange
+}
+
+// FunctionRange is where a function lies in one of a release's files, with
+// the hash of its lines in the project's format (the first 16 hex digits of
+// the SHA-256 of lines First..Last, each ending in a newline).
+type FunctionRange struct {
+	File   string `yaml:"file"`
+	First  int    `yaml:"first"`
+	Last   int    `yaml:"last"`
+	SHA256 string `yaml:"sha256"`
 }
 
 // Facts are what a driver needs to know about a release's BackendStartup.
@@ -340,6 +355,8 @@ type manifest struct {
 	Files   []string                 `yaml:"files"`
 	Facts   Facts                    `yaml:"facts"`
 	Plans   map[string][]PlannedStop `yaml:"plans"`
+	// Function is optional: the range of Facts.Startup.Function.
+	Function *FunctionRange `yaml:"function"`
 }
 
 // ManifestError says what is wrong with a release manifest.
@@ -366,9 +383,10 @@ func ParseRelease(name string, data []byte) (*Release, error) {
 		return nil, &ManifestError{File: name, Msg: err.Error()}
 	}
 	r := &Release{
-		Version: Version{Name: m.Release, Tag: m.Tag, Major: m.Major},
-		Files:   m.Files,
-		Facts:   m.Facts,
+		Version:  Version{Name: m.Release, Tag: m.Tag, Major: m.Major},
+		Files:    m.Files,
+		Facts:    m.Facts,
+		Function: m.Function,
 	}
 	for _, sc := range Scenarios {
 		if stops, ok := m.Plans[sc]; ok {
@@ -384,6 +402,10 @@ func ParseRelease(name string, data []byte) (*Release, error) {
 		err.File = name
 		return nil, err
 	}
+	if err := r.validateFunction(); err != nil {
+		err.File = name
+		return nil, err
+	}
 	r.Version.release = r
 	return r, nil
 }
@@ -395,4 +417,30 @@ func isScenario(s string) bool {
 		}
 	}
 	return false
+}
+
+// validateFunction checks the manifest's function range, when it has one:
+// a file the release cites, a range that counts from 1 and is not
+// inverted, and a hash of 16 lowercase hex digits.
+func (r *Release) validateFunction() *ManifestError {
+	f := r.Function
+	if f == nil {
+		return nil
+	}
+	bad := func(field, format string, args ...any) *ManifestError {
+		return &ManifestError{Field: "function." + field, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case f.File == "":
+		return bad("file", "missing")
+	case !slices.Contains(r.Files, f.File):
+		return bad("file", "%s is not one of the release's files (%s)", f.File, strings.Join(r.Files, ", "))
+	case f.First < 1:
+		return bad("first", "line %d: lines count from 1", f.First)
+	case f.Last < f.First:
+		return bad("last", "inverted range %d-%d", f.First, f.Last)
+	case len(f.SHA256) != 16 || strings.Trim(f.SHA256, "0123456789abcdef") != "":
+		return bad("sha256", "%q is not 16 lowercase hex digits", f.SHA256)
+	}
+	return nil
 }

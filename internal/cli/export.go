@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,8 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/export"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/source"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -28,6 +31,13 @@ type ExportOptions struct {
 	// OutFile is where the document goes; "" or "-" is stdout.
 	OutFile  string
 	NotesDir string
+	// SourceLines puts the cited lines into the document, each range
+	// only when its SHA-256 is the note's.
+	SourceLines bool
+	// SourceDir is --source: a PostgreSQL tree or git clone to read the
+	// lines from; "" reads the cache of `pgwalk source fetch`. Setting it
+	// sets SourceLines.
+	SourceDir string
 }
 
 // NewCmdExport returns `pgwalk export`. runF replaces the work in tests.
@@ -35,8 +45,8 @@ func NewCmdExport(f *Factory, runF func(*ExportOptions) error) *cobra.Command {
 	opts := &ExportOptions{IO: f.IO, Factory: f}
 	var versionName string
 	cmd := &cobra.Command{
-		Use:   "export --version V --format md|html|codetour",
-		Short: "Write a handout, an HTML page or a VS Code CodeTour of the notes",
+		Use:   "export --version V --format md|html|slides|codetour",
+		Short: "Write a handout, an HTML page, slides or a VS Code CodeTour of the notes",
 		Long: strings.TrimSpace(`
 Write every phase's note of one release as a document to share:
 
@@ -45,6 +55,12 @@ Write every phase's note of one release as a document to share:
   html      the same as one self-contained HTML page (inline CSS, no script,
             no external asset), in large type for a projector and with a
             print stylesheet.
+  slides    one self-contained HTML page of slides, one phase per slide:
+            the note's opening and what the code does, the cited ranges,
+            the run's values, the questions and the exercise. Large type;
+            arrow keys, Space, PageUp/PageDown, Home and End move between
+            slides (a few lines of inline script); printed, every slide
+            starts a landscape page.
   codetour  a VS Code CodeTour (.tour) file with one step per cited range.
             Put it in .tours/ of a PostgreSQL checkout (or open it with
             "CodeTour: Open Tour File..."); its ref is the release tag, so
@@ -52,7 +68,17 @@ Write every phase's note of one release as a document to share:
 
 With --events FILE (the output of pgwalk run --output json, "-" for stdin)
 the document also shows the values observed in that run under each phase:
-hand out the page of the very run the class just watched.
+hand out the page of the very run the class just watched. Each phase ends
+with its questions and its exercise ("try this"), filled with the values of
+that run; md and html end with the glossary.
+
+With --source-lines, the cited lines themselves go into md, html and slides,
+read from --source DIR (a PostgreSQL tree or git clone; it implies
+--source-lines) or from the cache that 'pgwalk source fetch' fills. A range
+is shown only when its SHA-256 is the note's; otherwise the document says
+why in its place and keeps the permalink. With no source for the release at
+all, export fails (exit 1) and says how to get one: a handout does not
+silently lack the lines it was asked for.
 
 The document goes to stdout, or to the file named by --out.`),
 		Example: strings.Trim(`
@@ -60,6 +86,8 @@ The document goes to stdout, or to the file named by --out.`),
   pgwalk run --version 16.4 --output json > run.jsonl
   pgwalk export --version 16.4 --format html --events run.jsonl --out handout.html
   pgwalk export --version 17.1 --format html --lang ko --out handout-ko.html
+  pgwalk export --version 16.4 --format slides --events run.jsonl --out slides.html
+  pgwalk export --version 16.4 --format md --source ~/src/postgres > handout.md
   pgwalk export --version 16.4 --format codetour --out postgres/.tours/backendstartup.tour`, "\n"),
 		Args: requireNoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +102,12 @@ The document goes to stdout, or to the file named by --out.`),
 			if err := validateLang(opts.Lang); err != nil {
 				return err
 			}
+			if opts.SourceDir != "" {
+				opts.SourceLines = true
+			}
+			if opts.SourceLines && opts.Format == "codetour" {
+				return UsageError(errors.New("--source-lines: a CodeTour opens the lines in the checkout itself; use it with md, html or slides"))
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -87,6 +121,9 @@ The document goes to stdout, or to the file named by --out.`),
 	addLangFlag(cmd, &opts.Lang)
 	fl.StringVar(&opts.OutFile, "out", "", "write the document to this file instead of stdout")
 	addNotesFlag(cmd, &opts.NotesDir, "read the notes from this directory instead of the built-in ones")
+	fl.BoolVar(&opts.SourceLines, "source-lines", false, "put the cited lines into the document, hash-checked (from --source or the source cache)")
+	fl.StringVar(&opts.SourceDir, "source", "", "PostgreSQL source tree or git clone to read the cited lines from (implies --source-lines)")
+	_ = cmd.MarkFlagDirname("source")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(export.Formats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("events", "json", "jsonl")
 	return cmd
@@ -98,6 +135,19 @@ func runExport(opts *ExportOptions) error {
 		return err
 	}
 	in := export.Input{Version: opts.Version, Lang: opts.Lang, Notes: notes}
+	if opts.Format != "codetour" {
+		if in.Study, err = annotations.DefaultStudy(); err != nil {
+			return fmt.Errorf("loading the study material: %w", err)
+		}
+		if in.Glossary, err = annotations.DefaultGlossary(); err != nil {
+			return fmt.Errorf("loading the glossary: %w", err)
+		}
+	}
+	if opts.SourceLines {
+		if in.Source, err = exportSource(opts, notes); err != nil {
+			return err
+		}
+	}
 	if opts.EventsFile != "" {
 		if in.Events, err = readEventsFile(opts); err != nil {
 			return err
@@ -120,6 +170,8 @@ func runExport(opts *ExportOptions) error {
 		doc = []byte(s)
 	case "html":
 		doc, err = export.HTML(in)
+	case "slides":
+		doc, err = export.Slides(in)
 	case "codetour":
 		doc, err = export.CodeTour(in)
 	}
@@ -160,4 +212,49 @@ func readEventsFile(opts *ExportOptions) ([]walkthrough.Event, error) {
 		return nil, UsageError(fmt.Errorf("--events %s: %w", opts.EventsFile, err))
 	}
 	return evs, nil
+}
+
+// exportSource opens the source of the export's release and returns the
+// function that gives each cited range's lines, hash-checked. It reports
+// on ErrOut how many ranges cannot be shown. With no source at all it
+// fails, saying how to get one.
+func exportSource(opts *ExportOptions, notes *annotations.Set) (func(annotations.Ref) export.CitedLines, error) {
+	ctx := context.Background()
+	src, err := openCheckedSource(ctx, opts.Factory, opts.SourceDir, opts.Version)
+	if err != nil {
+		if errors.Is(err, source.ErrNoSource) {
+			return nil, fmt.Errorf("--source-lines: %w", err)
+		}
+		return nil, err
+	}
+	if w := src.Warning(); w != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", w)
+	}
+	lines := func(ref annotations.Ref) export.CitedLines {
+		file, why := src.Lines(ctx, ref, "the note's")
+		if why != "" {
+			return export.CitedLines{Why: why}
+		}
+		return export.CitedLines{Lines: source.Range(file, ref, 0).Lines}
+	}
+	failed, total := 0, 0
+	for _, p := range walkthrough.Phases() {
+		n, _, err := notes.Note(opts.Version.Name, p.ID, opts.Lang)
+		if err != nil {
+			continue
+		}
+		for _, ref := range n.Refs {
+			total++
+			if cl := lines(ref); cl.Why != "" {
+				failed++
+				if failed == 1 {
+					fmt.Fprintf(opts.IO.ErrOut, "pgwalk: source lines: %s: %s\n", ref, cl.Why)
+				}
+			}
+		}
+	}
+	if failed > 1 {
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: source lines: %d of %d cited ranges are not shown; the document says why in their place\n", failed, total)
+	}
+	return lines, nil
 }

@@ -24,7 +24,7 @@ func TestExportFlags(t *testing.T) {
 		{name: "codetour to a file", args: []string{"--version", "REL_16_4", "--format", "codetour", "--out", "x.tour"}, wantFormat: "codetour", wantLang: "en"},
 		{name: "no version", args: []string{"--format", "md"}, wantCode: ExitUsage, wantErr: "--version is required"},
 		{name: "bad version", args: []string{"--version", "15"}, wantCode: ExitUsage, wantErr: `unsupported PostgreSQL version "15"`},
-		{name: "bad format", args: []string{"--version", "16.4", "--format", "pdf"}, wantCode: ExitUsage, wantErr: `unknown export format "pdf" (formats: md, html, codetour)`},
+		{name: "bad format", args: []string{"--version", "16.4", "--format", "pdf"}, wantCode: ExitUsage, wantErr: `unknown export format "pdf" (formats: md, html, slides, codetour)`},
 		{name: "bad lang", args: []string{"--version", "16.4", "--lang", "jp"}, wantCode: ExitUsage, wantErr: `unknown language "jp"`},
 		{name: "stray argument", args: []string{"--version", "16.4", "html"}, wantCode: ExitUsage, wantErr: "takes no arguments"},
 	}

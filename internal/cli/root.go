@@ -123,7 +123,7 @@ with ptrace instead.`),
 		newCmdBackend(),
 	)
 	// Later commands register here.
-	root.AddCommand(NewCmdDiff(f, nil), NewCmdExport(f, nil))
+	root.AddCommand(NewCmdDiff(f, nil), NewCmdExport(f, nil), NewCmdGlossary(f, nil))
 	return root
 }
 

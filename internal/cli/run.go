@@ -640,7 +640,7 @@ func (w *walk) received(ev walkthrough.Event) error {
 		if err != nil {
 			return err
 		}
-		s.Note, s.FellBack = n, fell && w.opts.Lang != annotations.DefaultLang
+		s.Note, s.FellBack = withStudy(n, ev, w.opts.Version, w.opts.Lang), fell && w.opts.Lang != annotations.DefaultLang
 		k := fmt.Sprintf("%d/%s", ev.Connection, ev.Phase)
 		if first, ok := w.firstOfPhase[k]; ok && first != i {
 			s.ShowNote = false

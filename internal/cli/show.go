@@ -109,6 +109,8 @@ func runShow(opts *ShowOptions) error {
 	if fell {
 		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
 	}
+	// The questions, the exercise (its placeholders explained) and the terms.
+	md += studyMarkdown(opts.Version, opts.Phase.ID, opts.Lang, nil)
 	text, err := r.Document(md)
 	if err != nil {
 		return err

@@ -14,11 +14,12 @@ import (
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/render"
+	"github.com/pgwalk/pgwalk/internal/source"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 // Formats lists the export formats.
-var Formats = []string{"md", "html", "codetour"}
+var Formats = []string{"md", "html", "slides", "codetour"}
 
 // Input is what an export is made from.
 type Input struct {
@@ -29,6 +30,26 @@ type Input struct {
 	// Events are the stops of one run, in the order they happened; nil
 	// exports the notes alone.
 	Events []walkthrough.Event
+	// Study is the questions and exercises of each phase; nil leaves them
+	// out. The exercise is filled with the values of the phase's first
+	// stop in Events, or shows its placeholders when there are no Events.
+	Study *annotations.StudySet
+	// Glossary, when set, is appended to the document, and the terms each
+	// phase relies on link to it.
+	Glossary *annotations.Glossary
+	// Source, when set, gives the lines of each cited range to put under
+	// it: the caller reads them and checks their hash (see CitedLines).
+	Source func(ref annotations.Ref) CitedLines
+}
+
+// CitedLines are the lines of one cited range, read from a PostgreSQL
+// source by the caller, who shows them only when the range's SHA-256 is
+// the note's.
+type CitedLines struct {
+	// Lines are the range's lines, in order; nil when Why is set.
+	Lines []source.Line
+	// Why says in one line why the lines are not shown.
+	Why string
 }
 
 // EventsError says what is wrong with an events file.
@@ -89,7 +110,7 @@ func (e *VersionMismatchError) Error() string {
 
 // words are the fixed texts of an export in one language.
 type words struct {
-	title, intro, phase, branch, source, observed, notReached, notTaken, closing, fellBack, alsoCited string
+	title, intro, phase, branch, source, observed, notReached, notTaken, closing, fellBack, alsoCited, glossary, contents string
 	// run says which driver observed the values, how many stops and how
 	// many connections, in singular and plural.
 	run func(driver string, stops, conns int) string
@@ -111,6 +132,8 @@ var dictionary = map[string]words{
 		closing:    "Closing check",
 		fellBack:   "No %q note for this phase yet: this is the English one.",
 		alsoCited:  "Also cited in this phase: %s.",
+		glossary:   "Glossary",
+		contents:   "Contents",
 	},
 	"ko": {
 		title: "BackendStartup 단계별 해설 · PostgreSQL %s",
@@ -127,6 +150,8 @@ var dictionary = map[string]words{
 		closing:    "마무리 확인",
 		fellBack:   "이 단계의 %q 노트가 아직 없어 영어 노트를 싣습니다.",
 		alsoCited:  "이 단계에서 함께 보는 범위입니다: %s",
+		glossary:   "용어집",
+		contents:   "차례",
 	},
 }
 

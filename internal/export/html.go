@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"strings"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+
+	"github.com/pgwalk/pgwalk/annotations"
 )
 
 // newMarkdown returns the Markdown converter of the HTML export. It keeps
@@ -30,6 +33,31 @@ type htmlPage struct {
 	Intro    template.HTML
 	Contents string
 	Sections []htmlSection
+	// Glossary is the glossary's heading and its terms, when there is one.
+	Glossary      string
+	GlossaryTerms []htmlSection
+}
+
+// glossaryLink is the link target of a term in the HTML page.
+func glossaryLink(id string) string { return "#glossary-" + id }
+
+// htmlGlossary returns the terms of d's glossary for the page, each with
+// its heading apart from its body.
+func htmlGlossary(d *document, conv func(string) (template.HTML, error)) ([]htmlSection, error) {
+	if d.in.Glossary == nil {
+		return nil, nil
+	}
+	var out []htmlSection
+	for _, e := range d.in.Glossary.Entries(d.in.lang()) {
+		md := d.in.Glossary.EntryMarkdown(e, annotations.EntryOptions{Level: 3, Release: d.in.Version.Name, TermLink: glossaryLink})
+		_, body, _ := strings.Cut(md, "\n")
+		html, err := conv(body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, htmlSection{ID: "glossary-" + e.ID, Heading: e.TermText.Term, Body: html})
+	}
+	return out, nil
 }
 
 // HTML returns the handout as one self-contained HTML page: inline CSS, no
@@ -58,11 +86,17 @@ func HTML(in Input) ([]byte, error) {
 		return nil, err
 	}
 	for _, s := range d.sections {
-		body, err := conv(d.SourceMarkdown(s) + d.BodyMarkdown(s, 2) + d.StopsMarkdown(s, 3))
+		body, err := conv(d.SourceMarkdown(s) + d.LinesMarkdown(s) + d.BodyMarkdown(s, 2) + d.StopsMarkdown(s, 3) + d.StudyMarkdown(s, 3, glossaryLink))
 		if err != nil {
 			return nil, err
 		}
 		page.Sections = append(page.Sections, htmlSection{ID: s.ID(), Heading: d.Heading(s), Body: body})
+	}
+	if page.GlossaryTerms, err = htmlGlossary(d, conv); err != nil {
+		return nil, err
+	}
+	if len(page.GlossaryTerms) > 0 {
+		page.Glossary = d.w.glossary
 	}
 	// html/template escapes every field that is not already template.HTML.
 	tmpl, err := template.New("page").Parse(pageHTML)
@@ -109,7 +143,9 @@ code {
   font-family: "Noto Sans Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace;
   font-size: 0.88em; background: var(--code-bg); padding: 0.05em 0.3em; border-radius: 0.2em;
 }
-pre { background: var(--code-bg); padding: 0.7rem 1rem; overflow-x: auto; border-radius: 0.3rem; }
+pre { background: var(--code-bg); padding: 0.7rem 1rem; overflow-x: auto; border-radius: 0.3rem; tab-size: 4; }
+section.glossary { border-top: 3px solid var(--rule); padding-top: 1.4rem; margin-top: 2.2rem; }
+section.glossary h3 { color: var(--accent); }
 pre code { background: none; padding: 0; }
 nav { border: 1px solid var(--rule); border-radius: 0.4rem; padding: 0.6rem 1.2rem; margin: 1.2rem 0 2rem; }
 nav h2 { font-size: 1.1rem; color: var(--muted); margin: 0.3rem 0; }
@@ -125,7 +161,7 @@ section.phase { border-top: 3px solid var(--rule); padding-top: 1.4rem; margin-t
   a[href^="http"]::after { content: " <" attr(href) ">"; font-size: 0.8em; color: #333; word-break: break-all; }
   code, pre { background: none; border: 1px solid #bbb; }
   nav { display: none; }
-  section.phase { break-before: page; border-top: none; margin-top: 0; }
+  section.phase, section.glossary { break-before: page; border-top: none; margin-top: 0; }
   h1, h2, h3, h4 { break-after: avoid; }
   li, pre { break-inside: avoid; }
 }
@@ -143,6 +179,9 @@ section.phase { border-top: 3px solid var(--rule); padding-top: 1.4rem; margin-t
 {{- range .Sections}}
 <li><a href="#{{.ID}}">{{.Heading}}</a></li>
 {{- end}}
+{{- if .Glossary}}
+<li><a href="#glossary">{{.Glossary}}</a></li>
+{{- end}}
 </ol>
 </nav>
 <main>
@@ -150,6 +189,16 @@ section.phase { border-top: 3px solid var(--rule); padding-top: 1.4rem; margin-t
 <section class="phase" id="{{.ID}}">
 <h2>{{.Heading}}</h2>
 {{.Body}}</section>
+{{- end}}
+{{- if .Glossary}}
+<section class="glossary" id="glossary">
+<h2>{{.Glossary}}</h2>
+{{- range .GlossaryTerms}}
+<div class="term" id="{{.ID}}">
+<h3>{{.Heading}}</h3>
+{{.Body}}</div>
+{{- end}}
+</section>
 {{- end}}
 </main>
 </body>

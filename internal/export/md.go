@@ -18,10 +18,15 @@ func Markdown(in Input) (string, error) {
 	for _, s := range d.sections {
 		b.WriteString(d.sectionMarkdown(s))
 	}
+	if g := d.GlossaryMarkdown(2, d.glossaryAnchors()); g != "" {
+		b.WriteString("\n" + g)
+	}
 	return strings.TrimRight(b.String(), "\n") + "\n", nil
 }
 
-// sectionMarkdown returns one phase of the handout, under a level-2 heading.
+// sectionMarkdown returns one phase of the handout, under a level-2 heading:
+// its cited ranges (and their lines, with a source), its note, the values
+// of the run, and its questions and exercise.
 func (d *document) sectionMarkdown(s section) string {
-	return fmt.Sprintf("\n## %s\n\n", d.Heading(s)) + d.SourceMarkdown(s) + d.BodyMarkdown(s, 2) + d.StopsMarkdown(s, 3)
+	return fmt.Sprintf("\n## %s\n\n", d.Heading(s)) + d.SourceMarkdown(s) + d.LinesMarkdown(s) + d.BodyMarkdown(s, 2) + d.StopsMarkdown(s, 3) + d.StudyMarkdown(s, 3, d.glossaryAnchors())
 }
