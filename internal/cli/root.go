@@ -120,7 +120,6 @@ with ptrace instead.`),
 		NewCmdVersion(f),
 		NewCmdVerify(f, nil),
 		NewCmdSource(f),
-		newCmdBackend(),
 	)
 	// Later commands register here.
 	root.AddCommand(NewCmdDiff(f, nil), NewCmdExport(f, nil))
