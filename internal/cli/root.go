@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
@@ -169,7 +170,7 @@ func addVersionFlag(cmd *cobra.Command, p *string) {
 // requireNoArgs is cobra.NoArgs as a flag error.
 func requireNoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return &FlagError{Err: fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+		return &FlagError{Err: catalog.Errorf(catalog.DefaultLang, "usage.no_args", "command", cmd.CommandPath(), "args", fmt.Sprintf("%q", args))}
 	}
 	return nil
 }

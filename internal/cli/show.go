@@ -47,7 +47,7 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 		ValidArgsFunction: completePhases,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &FlagError{Err: fmt.Errorf("show takes one phase (phases: %s)", strings.Join(walkthrough.PhaseIDs(), ", "))}
+				return &FlagError{Err: catalog.Errorf(catalog.DefaultLang, "usage.show_one_phase", "phases", strings.Join(walkthrough.PhaseIDs(), ", "))}
 			}
 			p, err := walkthrough.LookupPhase(args[0])
 			if err != nil || p.ID == walkthrough.Epilogue {
