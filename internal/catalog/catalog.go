@@ -188,21 +188,21 @@ func Text(lang string, m walkthrough.Msg) string {
 	if !ok {
 		return unknown(m)
 	}
-	s := e.Text
-	if e.One != "" && m.Args["n"] == "1" {
-		s = e.One
-	}
-	if s == "" {
-		// A fact's or a check's key said as one text.
-		switch {
-		case e.Label != "":
-			s = e.Label + ": " + e.Text
-		default:
-			s = e.Name
-			if e.Detail != "" {
-				s += " (" + e.Detail + ")"
-			}
+	var s string
+	switch {
+	case e.Label != "":
+		// A fact's key said as one text: "label: text".
+		s = e.Label + ": " + e.Text
+	case e.Name != "":
+		// A check's key said as one text: "name (detail)".
+		s = e.Name
+		if e.Detail != "" {
+			s += " (" + e.Detail + ")"
 		}
+	case e.One != "" && m.Args["n"] == "1":
+		s = e.One
+	default:
+		s = e.Text
 	}
 	return Fill(s, m.Args)
 }

@@ -276,3 +276,51 @@ func TestAtLines(t *testing.T) {
 		}
 	}
 }
+
+// TestFactAndCheck says a fact and a check that have keys, in English, in
+// Korean, and in a language that lacks the key (English), from a catalog
+// made for the test.
+func TestFactAndCheck(t *testing.T) {
+	load()
+	en, err := parse("en.txt", "[fact.which_path]\nlabel = which path\ntext = {path}, as {who} does it\n\n[check.pid]\nname = pid = fork return\ndetail = {a} = {b}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ko, err := parse("ko.txt", "[fact.which_path]\nlabel = 어느 경로\ntext = {who}가 하는 대로 {path}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := tables
+	tables = map[string]*table{"en": en, "ko": ko}
+	t.Cleanup(func() { tables = saved })
+
+	f := walkthrough.F("fact.which_path", "path", "fork+exec", "who", "EXEC_BACKEND")
+	c := walkthrough.C(true, "check.pid", "a", 7, "b", 7)
+	tests := []struct {
+		lang           string
+		label, text    string
+		name, detail   string
+		factAsOneLine  string
+		checkAsOneLine string
+	}{
+		{"en", "which path", "fork+exec, as EXEC_BACKEND does it", "pid = fork return", "7 = 7", "which path: fork+exec, as EXEC_BACKEND does it", "pid = fork return (7 = 7)"},
+		{"ko", "어느 경로", "EXEC_BACKEND가 하는 대로 fork+exec", "pid = fork return", "7 = 7", "어느 경로: EXEC_BACKEND가 하는 대로 fork+exec", "pid = fork return (7 = 7)"},
+	}
+	for _, tt := range tests {
+		if l, v := Fact(tt.lang, f); l != tt.label || v != tt.text {
+			t.Errorf("%s: fact said as %q: %q", tt.lang, l, v)
+		}
+		if n, d := Check(tt.lang, c); n != tt.name || d != tt.detail {
+			t.Errorf("%s: check said as %q: %q", tt.lang, n, d)
+		}
+		if got := Text(tt.lang, f.Msg()); got != tt.factAsOneLine {
+			t.Errorf("%s: fact as one text %q", tt.lang, got)
+		}
+		if got := Text(tt.lang, c.Msg()); got != tt.checkAsOneLine {
+			t.Errorf("%s: check as one text %q", tt.lang, got)
+		}
+	}
+	if l, v := Fact("ko", walkthrough.F("fact.unknown", "x", 1)); l != "fact.unknown" || v != "x=1" {
+		t.Errorf("a fact the catalog lacks is said by its key and args: %q: %q", l, v)
+	}
+}
