@@ -138,12 +138,12 @@ func driverNames(keep func(DriverInfo) bool) []string {
 	return out
 }
 
-// orList joins names as "a or b" ("a, b or c").
-func orList(names []string) string {
+// orList joins names in lang as "a or b" ("a, b or c").
+func orList(lang string, names []string) string {
 	if len(names) < 2 {
 		return strings.Join(names, "")
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	return catalog.S(lang, "list.or", "first", strings.Join(names[:len(names)-1], ", "), "last", names[len(names)-1])
 }
 
 // newDriver returns the driver called name.

@@ -108,7 +108,7 @@ terminated, 129 hung up.`),
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Driver, "driver", defaultDriver, "what makes the phases happen: "+strings.Join(DriverNames, ", "))
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "show the notes without running any process (same as --driver narrate)")
-	fl.StringVar(&opts.Scenario, "scenario", walkthrough.ScenarioNormal, "branch to walk: "+orList(walkthrough.Scenarios))
+	fl.StringVar(&opts.Scenario, "scenario", walkthrough.ScenarioNormal, "branch to walk: "+orList(catalog.DefaultLang, walkthrough.Scenarios))
 	fl.BoolVar(&opts.WaitFor, "wait-for-client", false, "wait for outside clients (psql) and walk each connection until q or Ctrl-C")
 	fl.StringVar(&opts.PGBin, "pg-bin", "", "directory of the PostgreSQL binaries (live driver)")
 	fl.StringVar(&opts.Breakpoints, "breakpoints", "auto", "live driver's breakpoints: auto (debug registers once seen to trap, else int3), hardware or software")
