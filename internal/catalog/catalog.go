@@ -6,7 +6,9 @@
 // A message has a stable key and one or more fields, each a whole sentence
 // or label in which {name} stands for a value the code gives:
 //
-//   - a fact key ("fact.…") has a label and a text: "- {label}: {text}";
+//   - a fact key ("fact.…") has a text and may have a label: a fact is
+//     said "- {label}: {text}", or "- {text}" when the text is a whole
+//     sentence;
 //   - a check key ("check.…") has a name and a detail;
 //   - every other key has a text, and may have a one field: the text when
 //     the value {n} is 1 ("walked 1 stop"), for the languages that need it.
@@ -59,7 +61,8 @@ type Entry struct {
 	// One is the text when the value {n} is 1; "" when the language says
 	// it like any other number.
 	One string
-	// Label and Text say a fact: "- {label}: {text}".
+	// Label and Text say a fact: "- {label}: {text}" ("- {text}" when
+	// it has no label).
 	Label string
 	// Name and Detail say a check: its name, and the compared values.
 	Name, Detail string
@@ -243,7 +246,8 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Fact returns the label and the text of f in lang: from the catalog when
-// f has a key, else its own (old-style, English) name and value.
+// f has a key (the label is "" for a fact said as one sentence), else its
+// own (old-style, English) name and value.
 func Fact(lang string, f walkthrough.Fact) (label, text string) {
 	if f.Key == "" {
 		return f.Name, f.Value
@@ -361,7 +365,7 @@ func IsKey(s string) bool { return keyPattern.MatchString(s) }
 func fieldsOf(key string) (required, optional []string) {
 	switch {
 	case strings.HasPrefix(key, "fact."):
-		return []string{"label", "text"}, nil
+		return []string{"text"}, []string{"label"}
 	case strings.HasPrefix(key, "check."):
 		return []string{"name"}, []string{"detail"}
 	}

@@ -41,7 +41,7 @@ name = pid = pid
 	bad := []struct{ name, data, want string }{
 		{"field before key", "text = x", "a field before the first [key]"},
 		{"no text", "[run.x]\none = y", "has no text"},
-		{"fact without label", "[fact.x]\ntext = y", "has no label"},
+		{"fact without text", "[fact.x]\nlabel = y", "has no text"},
 		{"check without name", "[check.x]\ndetail = y", "has no name"},
 		{"wrong field", "[run.x]\nlabel = y\ntext = z", `cannot have a field "label"`},
 		{"twice", "[run.x]\ntext = y\n[run.x]\ntext = z", "[run.x] again"},

@@ -32,7 +32,7 @@ func English(text string) []string {
 // system's names for things.
 var Vocabulary = []string{
 	"pgwalk", "reenact", "live", "narrate",
-	"postmaster", "backend", "client", "pid", "fd", "fds",
+	"postmaster", "postgres", "backend", "client", "pid", "fd", "fds",
 	"psql", "ptrace", "epoll", "fork", "exec", "int3",
 	"true", "false", "ok",
 	"PostgreSQL", "Backend", "Linux", "Unix", "Windows", "Go",

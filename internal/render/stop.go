@@ -161,6 +161,15 @@ func refsMarkdown(n *annotations.Note, v walkthrough.Version, lang string) strin
 	return b.String()
 }
 
+// factLine returns the Markdown list item of fact f in lang.
+func factLine(f walkthrough.Fact, lang string) string {
+	label, text := catalog.Fact(lang, f)
+	if label == "" {
+		return "- " + text + "\n"
+	}
+	return "- " + label + ": " + text + "\n"
+}
+
 // checkLine returns the Markdown list item of check c in lang.
 func checkLine(c walkthrough.Check, ascii bool, lang string) string {
 	name, detail := catalog.Check(lang, c)
@@ -281,8 +290,7 @@ func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 		b.WriteString(catalog.S(lang, "render.also_observed") + "\n\n")
 	}
 	for _, f := range v.Facts {
-		label, text := catalog.Fact(lang, f)
-		fmt.Fprintf(&b, "- %s: %s\n", label, text)
+		b.WriteString(factLine(f, lang))
 	}
 	if len(v.Facts) > 0 {
 		b.WriteString("\n")
