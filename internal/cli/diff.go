@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -176,16 +177,6 @@ type DiffPhase struct {
 	Changes string `json:"changes"`
 }
 
-// diffWords are the words `pgwalk diff` prints around the texts.
-type diffWords struct {
-	phase, branch, where string
-}
-
-var diffText = map[string]diffWords{
-	"en": {phase: "Phase %d/%d", branch: "Branch", where: "Where it lives"},
-	"ko": {phase: "%d/%d단계", branch: "분기", where: "코드 위치"},
-}
-
 func runDiff(opts *DiffOptions) error {
 	set, err := opts.Factory.loadNotes("")
 	if err != nil {
@@ -216,7 +207,7 @@ func runDiff(opts *DiffOptions) error {
 			return err
 		}
 		if !annotations.HasDiff(opts.Lang, opts.Pair, p.ID) {
-			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q comparison for %s yet; showing the English one\n", opts.Lang, p.ID)
+			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(opts.Lang, "diff.fell_back", "lang", opts.Lang, "phase", p.ID))
 		}
 		rows = append(rows, row)
 	}
@@ -260,17 +251,13 @@ func jsonRefs(n *annotations.Note, v walkthrough.Version) []render.JSONRef {
 
 // diffMarkdown returns the Markdown of one phase's comparison.
 func diffMarkdown(row DiffPhase, title, lang string) string {
-	w, ok := diffText[lang]
-	if !ok {
-		w = diffText[annotations.DefaultLang]
-	}
 	p, _ := walkthrough.LookupPhase(string(row.Phase))
-	head := w.branch
+	head := catalog.S(lang, "diff.heading.branch", "title", title, "from", row.From.Version, "to", row.To.Version)
 	if p.Number > 0 {
-		head = fmt.Sprintf(w.phase, p.Number, walkthrough.MainPhaseCount)
+		head = catalog.S(lang, "diff.heading.phase", "n", p.Number, "total", walkthrough.MainPhaseCount, "title", title, "from", row.From.Version, "to", row.To.Version)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s · %s · %s → %s\n\n## %s\n\n", head, title, row.From.Version, row.To.Version, w.where)
+	fmt.Fprintf(&b, "# %s\n\n## %s\n\n", head, catalog.S(lang, "diff.where"))
 	for _, side := range []DiffSide{row.From, row.To} {
 		fmt.Fprintf(&b, "### %s (%s)\n\n", side.Version, side.Tag)
 		for _, r := range side.Refs {
