@@ -65,7 +65,7 @@ changes is Markdown.`),
 		ValidArgsFunction: completePhases,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return &FlagError{Err: fmt.Errorf("diff takes at most one phase, got %q", args)}
+				return &FlagError{Err: catalog.Errorf(msgLang(opts.Lang), "usage.diff_one_phase", "args", fmt.Sprintf("%q", args))}
 			}
 			opts.Phases = nil
 			for _, a := range args {
@@ -83,7 +83,7 @@ changes is Markdown.`),
 				return err
 			}
 			if opts.From.Name == opts.To.Name {
-				return UsageError(fmt.Errorf("--from and --to both name %s: give two different versions (%s)", opts.From.Name, strings.Join(walkthrough.VersionNames(), ", ")))
+				return UsageError(catalog.Errorf(msgLang(opts.Lang), "usage.diff_same", "version", opts.From.Name, "versions", strings.Join(walkthrough.VersionNames(), ", ")))
 			}
 			if opts.Pair, err = annotations.LookupPair(opts.From.Name, opts.To.Name); err != nil {
 				return UsageError(err)
@@ -151,7 +151,7 @@ func completeDiffVersions(other string) func(*cobra.Command, []string, string) (
 // --version, as a usage error when it is empty or unsupported.
 func lookupVersionFlag(flag, name string) (walkthrough.Version, error) {
 	if name == "" {
-		return walkthrough.Version{}, UsageError(fmt.Errorf("%s needs a version (supported: %s)", flag, strings.Join(walkthrough.VersionNames(), ", ")))
+		return walkthrough.Version{}, UsageError(catalog.Errorf(catalog.DefaultLang, "usage.version_flag", "flag", flag, "versions", strings.Join(walkthrough.VersionNames(), ", ")))
 	}
 	v, err := walkthrough.LookupVersion(name)
 	if err != nil {

@@ -57,6 +57,16 @@ func addSourceFlags(cmd *cobra.Command, dir, view *string) {
 	_ = cmd.RegisterFlagCompletionFunc("source-view", cobra.FixedCompletions(sourceViews, cobra.ShellCompDirectiveNoFileComp))
 }
 
+// msgLang returns the language to say a message in for --lang lang: lang
+// when the catalog has it, else English (an unknown --lang is answered in
+// English).
+func msgLang(lang string) string {
+	if catalog.IsLang(lang) {
+		return lang
+	}
+	return catalog.DefaultLang
+}
+
 // validateLang checks a --lang value.
 func validateLang(lang string) error {
 	if !catalog.IsLang(lang) {

@@ -17,10 +17,7 @@ func (o *RunOptions) validate(changed func(flag string) bool) error {
 	if o.Lang == "" {
 		o.Lang = annotations.DefaultLang
 	}
-	lang := o.Lang
-	if !catalog.IsLang(lang) {
-		lang = catalog.DefaultLang
-	}
+	lang := msgLang(o.Lang)
 	usage := func(key string, pairs ...any) error { return UsageError(catalog.Errorf(lang, key, pairs...)) }
 	if o.DryRun {
 		if changed("driver") && o.Driver != "narrate" {
