@@ -39,7 +39,7 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 			if st, err := os.Stat(dir); err != nil {
 				return nil, err
 			} else if !st.IsDir() {
-				return nil, fmt.Errorf("not a directory")
+				return nil, catalog.Errorf(catalog.DefaultLang, "usage.not_a_directory")
 			}
 			return annotations.Load(os.DirFS(dir))
 		},
