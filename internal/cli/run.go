@@ -201,7 +201,8 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		return catalog.Wrap(lang, err, "run.start_failed", "driver", opts.Driver)
 	}
 	w.session = walkthrough.NewSession(drv, opts.Version)
-	if opts.Driver == defaultDriver && opts.Output == "text" {
+	if info.Caps.Observes && !info.Caps.NeedsPostgres && opts.Output == "text" {
+		// A run that needed no PostgreSQL says when one is there to trace.
 		w.hint = sync.OnceValue(liveHint(opts.Version, lang))
 		// Wait for the lookup however the run ends: the postgres --version
 		// it runs must not outlive pgwalk.

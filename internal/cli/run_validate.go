@@ -20,10 +20,12 @@ func (o *RunOptions) validate(changed func(flag string) bool) error {
 	lang := msgLang(o.Lang)
 	usage := func(key string, pairs ...any) error { return UsageError(catalog.Errorf(lang, key, pairs...)) }
 	if o.DryRun {
-		if changed("driver") && o.Driver != "narrate" {
+		// --dry-run is the driver that runs no process.
+		narrator := driverNames(func(d DriverInfo) bool { return !d.Caps.Observes })[0]
+		if changed("driver") && o.Driver != narrator {
 			return usage("usage.dry_run_driver", "driver", o.Driver)
 		}
-		o.Driver = "narrate"
+		o.Driver = narrator
 	}
 	d, ok := LookupDriver(o.Driver)
 	if !ok {
