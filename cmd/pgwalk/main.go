@@ -9,5 +9,16 @@ import (
 )
 
 func main() {
-	os.Exit(int(cli.Main()))
+	os.Exit(run())
+}
+
+// run runs pgwalk and returns its exit code. A driver's child (the
+// re-enactment's backend, which the driver starts by re-executing this
+// binary, as PostgreSQL's EXEC_BACKEND builds start theirs) runs first,
+// before any command is built.
+func run() int {
+	if code, ok := cli.ChildMain(os.Args); ok {
+		return code
+	}
+	return int(cli.Main())
 }

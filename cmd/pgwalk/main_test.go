@@ -7,18 +7,16 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
-
-	"github.com/pgwalk/pgwalk/internal/cli"
 )
 
 // TestMain lets the test binary act as pgwalk inside the scripts: testscript
 // runs it under the name "pgwalk", and a re-enactment child re-executes it.
 func TestMain(m *testing.M) {
 	if os.Getenv("PGWALK_TEST_MAIN") == "1" {
-		os.Exit(int(cli.Main()))
+		os.Exit(run())
 	}
 	testscript.Main(m, map[string]func(){
-		"pgwalk": func() { os.Exit(int(cli.Main())) },
+		"pgwalk": func() { os.Exit(run()) },
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -64,7 +65,7 @@ changes is Markdown.`),
 		ValidArgsFunction: completePhases,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return &FlagError{Err: fmt.Errorf("diff takes at most one phase, got %q", args)}
+				return &FlagError{Err: catalog.Errorf(msgLang(opts.Lang), "usage.diff_one_phase", "args", fmt.Sprintf("%q", args))}
 			}
 			opts.Phases = nil
 			for _, a := range args {
@@ -82,7 +83,7 @@ changes is Markdown.`),
 				return err
 			}
 			if opts.From.Name == opts.To.Name {
-				return UsageError(fmt.Errorf("--from and --to both name %s: give two different versions (%s)", opts.From.Name, strings.Join(walkthrough.VersionNames(), ", ")))
+				return UsageError(catalog.Errorf(msgLang(opts.Lang), "usage.diff_same", "version", opts.From.Name, "versions", strings.Join(walkthrough.VersionNames(), ", ")))
 			}
 			if opts.Pair, err = annotations.LookupPair(opts.From.Name, opts.To.Name); err != nil {
 				return UsageError(err)
@@ -150,7 +151,7 @@ func completeDiffVersions(other string) func(*cobra.Command, []string, string) (
 // --version, as a usage error when it is empty or unsupported.
 func lookupVersionFlag(flag, name string) (walkthrough.Version, error) {
 	if name == "" {
-		return walkthrough.Version{}, UsageError(fmt.Errorf("%s needs a version (supported: %s)", flag, strings.Join(walkthrough.VersionNames(), ", ")))
+		return walkthrough.Version{}, UsageError(catalog.Errorf(catalog.DefaultLang, "usage.version_flag", "flag", flag, "versions", strings.Join(walkthrough.VersionNames(), ", ")))
 	}
 	v, err := walkthrough.LookupVersion(name)
 	if err != nil {
@@ -174,16 +175,6 @@ type DiffPhase struct {
 	To    DiffSide            `json:"to"`
 	// Changes is Markdown: what changed and why it matters.
 	Changes string `json:"changes"`
-}
-
-// diffWords are the words `pgwalk diff` prints around the texts.
-type diffWords struct {
-	phase, branch, where string
-}
-
-var diffText = map[string]diffWords{
-	"en": {phase: "Phase %d/%d", branch: "Branch", where: "Where it lives"},
-	"ko": {phase: "%d/%d단계", branch: "분기", where: "코드 위치"},
 }
 
 func runDiff(opts *DiffOptions) error {
@@ -216,7 +207,7 @@ func runDiff(opts *DiffOptions) error {
 			return err
 		}
 		if !annotations.HasDiff(opts.Lang, opts.Pair, p.ID) {
-			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q comparison for %s yet; showing the English one\n", opts.Lang, p.ID)
+			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(opts.Lang, "diff.fell_back", "lang", opts.Lang, "phase", p.ID))
 		}
 		rows = append(rows, row)
 	}
@@ -260,17 +251,13 @@ func jsonRefs(n *annotations.Note, v walkthrough.Version) []render.JSONRef {
 
 // diffMarkdown returns the Markdown of one phase's comparison.
 func diffMarkdown(row DiffPhase, title, lang string) string {
-	w, ok := diffText[lang]
-	if !ok {
-		w = diffText[annotations.DefaultLang]
-	}
 	p, _ := walkthrough.LookupPhase(string(row.Phase))
-	head := w.branch
+	head := catalog.S(lang, "diff.heading.branch", "title", title, "from", row.From.Version, "to", row.To.Version)
 	if p.Number > 0 {
-		head = fmt.Sprintf(w.phase, p.Number, walkthrough.MainPhaseCount)
+		head = catalog.S(lang, "diff.heading.phase", "n", p.Number, "total", walkthrough.MainPhaseCount, "title", title, "from", row.From.Version, "to", row.To.Version)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s · %s · %s → %s\n\n## %s\n\n", head, title, row.From.Version, row.To.Version, w.where)
+	fmt.Fprintf(&b, "# %s\n\n## %s\n\n", head, catalog.S(lang, "diff.where"))
 	for _, side := range []DiffSide{row.From, row.To} {
 		fmt.Fprintf(&b, "### %s (%s)\n\n", side.Version, side.Tag)
 		for _, r := range side.Refs {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -43,7 +44,7 @@ is listed last: it replaces phases 4 and 5 when the fork fails.`),
 			}
 			opts.Version = v
 			if opts.Output != "text" && opts.Output != "json" {
-				return UsageError(fmt.Errorf("unknown output format %q (formats: text, json)", opts.Output))
+				return UsageError(catalog.Errorf(catalog.DefaultLang, "usage.output", "format", opts.Output, "formats", strings.Join(outputFormats, ", ")))
 			}
 			if runF != nil {
 				return runF(opts)
@@ -52,7 +53,7 @@ is listed last: it replaces phases 4 and 5 when the fork fails.`),
 		},
 	}
 	addVersionFlag(cmd, &versionName)
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd, &opts.Output, "output format: text or json")
 	addNotesFlag(cmd, &opts.NotesDir, "read the notes from this directory instead of the built-in ones")
 	return cmd
 }
@@ -83,9 +84,10 @@ func runPhases(opts *PhasesOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
-	fmt.Fprintf(out, "BackendStartup phases in PostgreSQL %s (%s)\n\n", opts.Version.Name, opts.Version.Tag)
+	en := catalog.DefaultLang
+	fmt.Fprintf(out, "%s\n\n", catalog.S(en, "phases.title", "version", opts.Version.Name, "tag", opts.Version.Tag))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tPHASE\tTITLE\tSOURCE")
+	fmt.Fprintf(tw, "#\t%s\t%s\t%s\n", catalog.S(en, "column.phase"), catalog.S(en, "column.title"), catalog.S(en, "column.source"))
 	for _, r := range rows {
 		num := fmt.Sprint(r.Number)
 		if r.Number == 0 {
@@ -100,6 +102,6 @@ func runPhases(opts *PhasesOptions) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nfork-failure replaces phases 4 and 5 when the fork fails. Read a note: pgwalk show PHASE --version %s\n", opts.Version.Name)
+	fmt.Fprintf(out, "\n%s\n", catalog.S(en, "phases.footer", "version", opts.Version.Name))
 	return nil
 }

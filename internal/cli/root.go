@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
@@ -38,7 +39,7 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 			if st, err := os.Stat(dir); err != nil {
 				return nil, err
 			} else if !st.IsDir() {
-				return nil, fmt.Errorf("not a directory")
+				return nil, catalog.Errorf(catalog.DefaultLang, "usage.not_a_directory")
 			}
 			return annotations.Load(os.DirFS(dir))
 		},
@@ -120,7 +121,6 @@ with ptrace instead.`),
 		NewCmdVersion(f),
 		NewCmdVerify(f, nil),
 		NewCmdSource(f),
-		newCmdBackend(),
 	)
 	// Later commands register here.
 	root.AddCommand(NewCmdDiff(f, nil), NewCmdExport(f, nil), NewCmdGlossary(f, nil))
@@ -170,7 +170,7 @@ func addVersionFlag(cmd *cobra.Command, p *string) {
 // requireNoArgs is cobra.NoArgs as a flag error.
 func requireNoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return &FlagError{Err: fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+		return &FlagError{Err: catalog.Errorf(catalog.DefaultLang, "usage.no_args", "command", cmd.CommandPath(), "args", fmt.Sprintf("%q", args))}
 	}
 	return nil
 }

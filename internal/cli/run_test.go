@@ -14,7 +14,6 @@ import (
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
-	"github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
 // TestRunOptions checks what `run` fills in, through runF, without running.
@@ -62,6 +61,14 @@ func TestRunOptions(t *testing.T) {
 		}},
 		{name: "bad breakpoints", args: []string{"--version", "16.4", "--driver", "live", "--breakpoints", "int3"}, wantErr: `--breakpoints "int3": use auto, hardware, software`, code: ExitUsage},
 		{name: "breakpoints without live", args: []string{"--version", "16.4", "--breakpoints", "hardware"}, wantErr: "--breakpoints is for --driver live", code: ExitUsage},
+		{name: "pg-bin without live", args: []string{"--version", "16.4", "--pg-bin", "/x"}, wantErr: "--pg-bin is for --driver live (the reenact driver runs no PostgreSQL)", code: ExitUsage},
+		{name: "wait with narrate", args: []string{"--version", "16.4", "--driver", "narrate", "--wait-for-client"}, wantErr: "--wait-for-client needs a driver that runs processes (reenact or live), not narrate", code: ExitUsage},
+		{name: "live cannot fail a fork", args: []string{"--version", "16.4", "--driver", "live", "--scenario", "fork-failure"}, wantErr: "--driver live cannot run --scenario fork-failure: it traces what a real server does (use --driver reenact)", code: ExitUsage},
+		{name: "dry run with a driver", args: []string{"--version", "16.4", "--driver", "live", "--dry-run"}, wantErr: "--dry-run runs no process and cannot be combined with --driver live", code: ExitUsage},
+		{name: "unknown driver", args: []string{"--version", "16.4", "--driver", "gdb"}, wantErr: `unknown driver "gdb" (drivers: reenact, live, narrate)`, code: ExitUsage},
+		{name: "unknown scenario", args: []string{"--version", "16.4", "--scenario", "oom"}, wantErr: `unknown scenario "oom" (scenarios: normal, fork-failure)`, code: ExitUsage},
+		{name: "usage error in Korean", args: []string{"--version", "16.4", "--driver", "narrate", "--wait-for-client", "--lang", "ko"}, wantErr: "--wait-for-client에는 프로세스를 실행하는 드라이버(reenact 또는 live)가 필요합니다", code: ExitUsage},
+		{name: "unknown language in English", args: []string{"--version", "16.4", "--lang", "fr"}, wantErr: `unknown language "fr" (languages: en, ko)`, code: ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,11 +203,12 @@ func TestRunRefusesUnsupported(t *testing.T) {
 // scripts/test.sh installs the builds) a missing build is a failure.
 func skipUnlessLive(t *testing.T, version string) {
 	t.Helper()
-	if err := trace.Supported(); err != nil {
-		t.Skip(err)
+	d, ok := LookupDriver("live")
+	if !ok {
+		t.Fatal("no live driver in the registry")
 	}
 	v, _ := walkthrough.LookupVersion(version)
-	if _, _, err := trace.FindPostgres("", v.Major); err != nil {
+	if _, _, err := d.Find(v); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI must have PostgreSQL %s (scripts/install-pg.sh): %v", version, err)
 		}

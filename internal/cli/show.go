@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -46,7 +47,7 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 		ValidArgsFunction: completePhases,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &FlagError{Err: fmt.Errorf("show takes one phase (phases: %s)", strings.Join(walkthrough.PhaseIDs(), ", "))}
+				return &FlagError{Err: catalog.Errorf(catalog.DefaultLang, "usage.show_one_phase", "phases", strings.Join(walkthrough.PhaseIDs(), ", "))}
 			}
 			p, err := walkthrough.LookupPhase(args[0])
 			if err != nil || p.ID == walkthrough.Epilogue {
@@ -59,8 +60,8 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 			if err := validateOutputFlags("text", opts.Lang, opts.Style, opts.Width); err != nil {
 				return err
 			}
-			if opts.SourceView != "auto" && opts.SourceView != "on" && opts.SourceView != "off" {
-				return UsageError(fmt.Errorf("--source-view %q: use auto, on or off", opts.SourceView))
+			if err := validateSourceView(opts.SourceView, opts.Lang); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -69,17 +70,15 @@ what to look at in a run. PHASE is a phase name or its number (1-5):
 		},
 	}
 	addVersionFlag(cmd, &versionName)
-	fl := cmd.Flags()
 	addStyleFlags(cmd, &opts.Style, &opts.Width)
 	addLangFlag(cmd, &opts.Lang)
 	addNotesFlag(cmd, &opts.NotesDir, "read the notes from this directory instead of the built-in ones")
-	fl.StringVar(&opts.SourceDir, "source", "", "PostgreSQL source tree or git clone to show the cited lines from")
-	fl.StringVar(&opts.SourceView, "source-view", "auto", "show source lines: auto (when available), on, off")
+	addSourceFlags(cmd, &opts.SourceDir, &opts.SourceView)
 	return cmd
 }
 
 func runShow(opts *ShowOptions) error {
-	set, err := opts.Factory.loadNotes(opts.NotesDir)
+	set, err := opts.Factory.loadNotesIn(opts.NotesDir, opts.Lang)
 	if err != nil {
 		return err
 	}
@@ -87,7 +86,7 @@ func runShow(opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := newRenderer(opts.IO, opts.Style, opts.Width)
+	r, err := newRendererIn(opts.IO, opts.Style, opts.Width, opts.Lang)
 	if err != nil {
 		return err
 	}
@@ -96,18 +95,18 @@ func runShow(opts *ShowOptions) error {
 	if opts.SourceView != "off" {
 		// Checked before anything is printed: a --source that is no
 		// PostgreSQL tree is a usage error.
-		sv, err := newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, r)
+		sv, err := newSourceView(ctx, opts.Factory, opts.SourceDir, opts.SourceView, opts.Version, r, opts.Lang)
 		if err != nil {
 			return err
 		}
 		if msg := sv.Summary(ctx, n.Refs); msg != "" {
-			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: source lines: %s\n", msg)
+			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(opts.Lang, "source.lines", "why", msg))
 		}
 		blocks = sv.Blocks(ctx, n)
 	}
 	md := render.NoteMarkdown(n, opts.Version)
 	if fell {
-		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: no %q note for %s yet; showing the English one\n", opts.Lang, opts.Phase.ID)
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(opts.Lang, "show.fell_back", "lang", opts.Lang, "phase", opts.Phase.ID))
 	}
 	// The questions, the exercise (its placeholders explained) and the terms.
 	md += studyMarkdown(opts.Version, opts.Phase.ID, opts.Lang, nil)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/internal/source"
@@ -94,7 +95,7 @@ nothing is cached. Without --version, every release is fetched.`),
 				opts.Versions = walkthrough.Versions()
 			}
 			if opts.Source.Timeout < 0 {
-				return UsageError(fmt.Errorf("--timeout %s: must not be negative", opts.Source.Timeout))
+				return UsageError(catalog.Errorf(catalog.DefaultLang, "usage.timeout_negative", "timeout", opts.Source.Timeout))
 			}
 			if runF != nil {
 				return runF(opts)
@@ -129,12 +130,12 @@ func runSourceFetch(opts *SourceFetchOptions) error {
 	for _, v := range opts.Versions {
 		notes := allLangNotes(set, v)
 		files := citedFiles(notes)
-		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: fetching %d files of PostgreSQL %s (%s) from %s\n", len(files), v.Name, v.Tag, store.Options().BaseURL)
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(catalog.DefaultLang, "source.fetching", "n", len(files), "version", v.Name, "tag", v.Tag, "url", store.Options().BaseURL))
 		start := time.Now()
 		if err := store.Fetch(ctx, v, notes); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: fetched and verified in %s\n", time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(catalog.DefaultLang, "source.fetched", "duration", time.Since(start).Round(time.Millisecond)))
 		fmt.Fprintf(opts.IO.Out, "PostgreSQL %s: %s (%s)\n", v.Name, store.CacheDir(v), strings.Join(files, ", "))
 	}
 	return nil
@@ -177,7 +178,7 @@ func runSourcePath(opts *SourcePathOptions) error {
 		dir = store.CacheDir(*opts.Version)
 	}
 	if dir == "" {
-		return fmt.Errorf("no user cache directory (set $XDG_CACHE_HOME or $HOME)")
+		return catalog.Errorf(catalog.DefaultLang, "source.no_cache_dir")
 	}
 	_, err := fmt.Fprintln(opts.IO.Out, dir)
 	return err

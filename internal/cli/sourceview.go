@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/internal/source"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -31,6 +32,8 @@ type sourceView struct {
 	origin source.Origin
 	// dir is --source, or "" for the cache.
 	dir string
+	// lang is the language of what the view says.
+	lang string
 	// checked remembers each range's check.
 	checked map[refKey]rangeCheck
 }
@@ -53,14 +56,15 @@ type rangeCheck struct {
 }
 
 // newSourceView looks for the source of v (in dir, else the cache) and
-// reports on ErrOut why there is none when mode is "on" or dir was given.
-// A dir that is not a PostgreSQL tree (or no directory at all) is a usage
-// error, as it is for verify.
-func newSourceView(ctx context.Context, f *Factory, dir, mode string, v walkthrough.Version, r *render.Renderer) (*sourceView, error) {
+// reports on ErrOut, in lang, why there is none when mode is "on" or dir
+// was given. A dir that is not a PostgreSQL tree (or no directory at all)
+// is a usage error, as it is for verify.
+func newSourceView(ctx context.Context, f *Factory, dir, mode string, v walkthrough.Version, r *render.Renderer, lang string) (*sourceView, error) {
 	opts := f.sourceOptions()
 	opts.Dir = dir
-	sv := &sourceView{store: source.Open(opts), version: v, dir: dir, checked: map[refKey]rangeCheck{}}
+	sv := &sourceView{store: source.Open(opts), version: v, dir: dir, lang: lang, checked: map[refKey]rangeCheck{}}
 	sv.style = render.SourceStyle{
+		Lang:      lang,
 		Color:     r.Color(),
 		TrueColor: f.IO.Getenv != nil && f.IO.Getenv("COLORTERM") == "truecolor",
 		Width:     r.Width(),
@@ -79,12 +83,12 @@ func newSourceView(ctx context.Context, f *Factory, dir, mode string, v walkthro
 	case errors.As(err, &notTree) || errors.As(err, &notDir):
 		return nil, UsageError(err)
 	case errors.Is(err, source.ErrNoSource):
-		sv.reason = fmt.Sprintf("no PostgreSQL %s source here; `pgwalk source fetch --version %s` downloads the cited files, or pass --source DIR", v.Name, v.Name)
+		sv.reason = catalog.S(lang, "source.none_here", "version", v.Name)
 	default:
 		sv.reason = err.Error()
 	}
 	if !sv.avail && (mode == "on" || dir != "") {
-		fmt.Fprintf(f.IO.ErrOut, "pgwalk: source lines: %s\n", sv.reason)
+		fmt.Fprintf(f.IO.ErrOut, "pgwalk: %s\n", catalog.S(lang, "source.lines", "why", sv.reason))
 	}
 	return sv, nil
 }
@@ -141,8 +145,7 @@ func (sv *sourceView) Summary(ctx context.Context, refs []annotations.Ref) strin
 	case 1:
 		return first + sv.provenance()
 	}
-	return fmt.Sprintf("%d of %d cited ranges in %s are not PostgreSQL %s's text (another release, or a patched file): their lines are not shown%s",
-		failed, total, sv.where(), sv.version.Name, sv.provenance())
+	return catalog.S(sv.lang, "source.not_text", "n", failed, "total", total, "where", sv.where(), "version", sv.version.Name, "provenance", sv.provenance())
 }
 
 // where names the source in a message.
@@ -150,7 +153,7 @@ func (sv *sourceView) where() string {
 	if sv.dir != "" {
 		return sv.dir
 	}
-	return "the source cache (" + sv.origin.Dir + ")"
+	return catalog.S(sv.lang, "source.the_cache", "dir", sv.origin.Dir)
 }
 
 // provenance adds what is known about the source's release to a message
@@ -158,9 +161,9 @@ func (sv *sourceView) where() string {
 func (sv *sourceView) provenance() string {
 	switch {
 	case sv.origin.Untagged != "":
-		return fmt.Sprintf(" (%s has no tag %s; its work tree was read)", sv.dir, sv.origin.Untagged)
+		return catalog.S(sv.lang, "source.untagged", "dir", sv.dir, "tag", sv.origin.Untagged)
 	case sv.origin.Kind == source.FromTree && !sv.origin.Confirmed:
-		return " (its release could not be read from configure or meson.build)"
+		return catalog.S(sv.lang, "source.release_unknown")
 	}
 	return ""
 }
@@ -173,7 +176,7 @@ func (sv *sourceView) check(ctx context.Context, ref annotations.Ref) rangeCheck
 	var c rangeCheck
 	lines, _, err := sv.store.File(ctx, sv.version, ref.File)
 	if err != nil {
-		c.why = "not shown: " + err.Error()
+		c.why = catalog.S(sv.lang, "source.not_shown", "error", err)
 		if ctx.Err() != nil {
 			return c // do not remember an interrupted read
 		}
@@ -187,9 +190,9 @@ func (sv *sourceView) check(ctx context.Context, ref annotations.Ref) rangeCheck
 		// The text is the note's: a symbol missing from the front
 		// matter is the note's fault, for verify to report.
 	case source.Mismatch:
-		c.why = fmt.Sprintf("lines not shown: in %s they are not PostgreSQL %s's text (sha256 %s, the note's %s)", sv.where(), sv.version.Name, r.Actual, ref.SHA256)
+		c.why = catalog.S(sv.lang, "source.not_release_text", "where", sv.where(), "version", sv.version.Name, "actual", r.Actual, "want", ref.SHA256)
 	case source.OutOfRange:
-		c.why = fmt.Sprintf("lines not shown: %s has only %d lines in %s", sv.where(), r.FileLines, ref.File)
+		c.why = catalog.S(sv.lang, "source.too_short", "where", sv.where(), "lines", r.FileLines, "file", ref.File)
 	}
 	sv.checked[keyOf(ref)] = c
 	return c

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/source"
 	"github.com/pgwalk/pgwalk/walkthrough"
@@ -98,6 +99,7 @@ type verifyRow struct {
 }
 
 func runVerify(opts *VerifyOptions) error {
+	en := catalog.DefaultLang
 	ctx := opts.Ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -129,10 +131,10 @@ func runVerify(opts *VerifyOptions) error {
 			return err
 		}
 		if o.Kind == source.FromTree && !o.Confirmed && !opts.VersionGiven {
-			return UsageError(fmt.Errorf("cannot tell which release %s is (%s); pass --version", opts.Source.Dir, o.Warning))
+			return UsageError(catalog.Errorf(en, "verify.which_release", "dir", opts.Source.Dir, "warning", o.Warning))
 		}
 		if o.Warning != "" {
-			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: warning: %s\n", o.Warning)
+			fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(en, "verify.warning", "warning", o.Warning))
 		}
 		todo = append(todo, checked{v, o})
 	}
@@ -142,10 +144,10 @@ func runVerify(opts *VerifyOptions) error {
 
 	var rows []verifyRow
 	for _, c := range todo {
-		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: checking PostgreSQL %s against %s\n", c.v.Name, c.origin)
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(en, "verify.checking", "version", c.v.Name, "origin", c.origin))
 		notes := allLangNotes(set, c.v)
 		if len(notes) == 0 {
-			return fmt.Errorf("no notes for PostgreSQL %s", c.v.Name)
+			return catalog.Errorf(en, "verify.no_notes", "version", c.v.Name)
 		}
 		for _, n := range notes {
 			for _, ref := range n.Refs {
@@ -158,7 +160,7 @@ func runVerify(opts *VerifyOptions) error {
 	}
 
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NOTE\tFILE\tRANGE\tSTATUS")
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", catalog.S(en, "column.note"), catalog.S(en, "column.file"), catalog.S(en, "column.range"), catalog.S(en, "column.status"))
 	var failures []string
 	unavailable := 0
 	for _, r := range rows {
@@ -174,39 +176,36 @@ func runVerify(opts *VerifyOptions) error {
 		return err
 	}
 	for _, err := range missing {
-		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: skipped: %s\n", err)
+		fmt.Fprintf(opts.IO.ErrOut, "pgwalk: %s\n", catalog.S(en, "verify.skipped", "error", err))
 	}
 	switch {
 	case len(failures) > 0:
-		fmt.Fprintf(opts.IO.Out, "%d of %d cited ranges do not hold\n", len(failures), len(rows))
-		noun := "ranges do"
-		if len(failures) == 1 {
-			noun = "range does"
-		}
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d cited %s not match the source:\n  %s", len(failures), noun, strings.Join(failures, "\n  "))}
+		fmt.Fprintln(opts.IO.Out, catalog.S(en, "verify.failed_count", "n", len(failures), "total", len(rows)))
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s\n  %s", catalog.S(en, "verify.failed", "n", len(failures)), strings.Join(failures, "\n  "))}
 	case unavailable > 0:
-		fmt.Fprintf(opts.IO.Out, "%d of %d cited ranges could not be read\n", unavailable, len(rows))
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%d cited files are missing from the source cache; run `pgwalk source fetch` again", unavailable)}
+		fmt.Fprintln(opts.IO.Out, catalog.S(en, "verify.unreadable_count", "n", unavailable, "total", len(rows)))
+		return &ExitError{Code: ExitUsage, Err: catalog.Errorf(en, "verify.missing_files", "n", unavailable)}
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "all %d cited ranges hold\n", len(rows))
+	_, err = fmt.Fprintln(opts.IO.Out, catalog.S(en, "verify.all_hold", "n", len(rows)))
 	return err
 }
 
 // verifyRef checks one cited range of note n.
 func verifyRef(ctx context.Context, store *source.Store, v walkthrough.Version, n *annotations.Note, ref annotations.Ref) verifyRow {
+	en := catalog.DefaultLang
 	row := verifyRow{note: n.Path, ref: ref}
-	where := fmt.Sprintf("%s: %s lines %d-%d", n.Path, ref.File, ref.First, ref.Last)
+	where := catalog.S(en, "verify.where", "note", n.Path, "file", ref.File, "first", ref.First, "last", ref.Last)
 	lines, _, err := store.File(ctx, v, ref.File)
 	if err != nil {
 		if errors.Is(err, source.ErrNoSource) {
-			row.status, row.unavailable = "no source", true
+			row.status, row.unavailable = catalog.S(en, "verify.status.no_source"), true
 			return row
 		}
 		var nf *source.FileNotFoundError
 		if errors.As(err, &nf) {
-			row.status = "file not found"
+			row.status = catalog.S(en, "verify.status.not_found")
 		} else {
-			row.status = "error: " + err.Error()
+			row.status = catalog.S(en, "verify.status.error", "error", err)
 		}
 		row.failure = fmt.Sprintf("%s: %v", where, err)
 		return row
@@ -214,19 +213,20 @@ func verifyRef(ctx context.Context, store *source.Store, v walkthrough.Version, 
 	r := source.Check(lines, ref)
 	switch r.Status {
 	case source.OK:
-		row.status = "ok"
+		row.status = catalog.S(en, "verify.status.ok")
 	case source.Mismatch:
-		row.status = fmt.Sprintf("MISMATCH expected %s actual %s", ref.SHA256, r.Actual)
-		row.failure = fmt.Sprintf("%s: expected sha256 %s, actual %s", where, ref.SHA256, r.Actual)
+		row.status = catalog.S(en, "verify.status.mismatch", "want", ref.SHA256, "actual", r.Actual)
 		if len(r.Missing) > 0 {
-			row.failure += fmt.Sprintf(" (and not in the range: %s)", strings.Join(r.Missing, ", "))
+			row.failure = catalog.S(en, "verify.mismatch_missing", "where", where, "want", ref.SHA256, "actual", r.Actual, "symbols", strings.Join(r.Missing, ", "))
+		} else {
+			row.failure = catalog.S(en, "verify.mismatch", "where", where, "want", ref.SHA256, "actual", r.Actual)
 		}
 	case source.MissingSymbols:
-		row.status = "MISSING SYMBOLS " + strings.Join(r.Missing, ", ")
-		row.failure = fmt.Sprintf("%s: hash %s matches, but not in the range: %s", where, r.Actual, strings.Join(r.Missing, ", "))
+		row.status = catalog.S(en, "verify.status.missing_symbols", "symbols", strings.Join(r.Missing, ", "))
+		row.failure = catalog.S(en, "verify.missing_symbols", "where", where, "actual", r.Actual, "symbols", strings.Join(r.Missing, ", "))
 	case source.OutOfRange:
-		row.status = fmt.Sprintf("OUT OF RANGE (%s has %d lines)", path.Base(ref.File), r.FileLines)
-		row.failure = fmt.Sprintf("%s: out of range, the file has %d lines (expected sha256 %s)", where, r.FileLines, ref.SHA256)
+		row.status = catalog.S(en, "verify.status.out_of_range", "file", path.Base(ref.File), "lines", r.FileLines)
+		row.failure = catalog.S(en, "verify.out_of_range", "where", where, "lines", r.FileLines, "want", ref.SHA256)
 	}
 	return row
 }
@@ -237,13 +237,14 @@ func noSourceError(opts *VerifyOptions, missing []error) error {
 	if len(missing) == 1 {
 		return missing[0]
 	}
+	en := catalog.DefaultLang
 	in := ""
 	if opts.Source.Dir != "" {
-		in = " in " + opts.Source.Dir
+		in = catalog.S(en, "verify.in_dir", "dir", opts.Source.Dir)
 	}
 	var details strings.Builder
 	for _, err := range missing {
 		details.WriteString("\n  " + err.Error())
 	}
-	return fmt.Errorf("%w%s: pass --source DIR (a PostgreSQL source tree, or a git clone with the release tags) or run `pgwalk source fetch`%s", source.ErrNoSource, in, details.String())
+	return fmt.Errorf("%w%s: %s%s", source.ErrNoSource, in, catalog.S(en, "verify.get_source"), details.String())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -21,7 +22,8 @@ func NewCmdVersions(f *Factory) *cobra.Command {
 		Args:    requireNoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tTAG\tSOURCE")
+			en := catalog.DefaultLang
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", catalog.S(en, "column.version"), catalog.S(en, "column.tag"), catalog.S(en, "column.source"))
 			for _, v := range walkthrough.Versions() {
 				fmt.Fprintf(tw, "%s\t%s\thttps://github.com/postgres/postgres/tree/%s\n", v.Name, v.Tag, v.Tag)
 			}

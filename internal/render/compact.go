@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -90,13 +91,13 @@ func CompactValuesMarkdown(ev walkthrough.Event, earlier []walkthrough.Event, as
 	if len(v.ClosedFDs) > 0 {
 		fds := make([]string, len(v.ClosedFDs))
 		for i, f := range v.ClosedFDs {
-			fds[i] = fmt.Sprintf("fd %d %s", f.Num, f.Kind)
+			fds[i] = fmt.Sprintf("fd %d %s", f.Num, fdKind(lang, f.Kind))
 		}
 		fmt.Fprintf(&b, "- `closed_fds`: %s\n", strings.Join(fds, ", "))
 	}
 	if v.BackendList != nil && !slices.Equal(lastList, v.BackendList) {
 		if len(v.BackendList) == 0 {
-			fmt.Fprintf(&b, "- `backend_list`: (%s)\n", tr(lang, "empty"))
+			fmt.Fprintf(&b, "- `backend_list`: (%s)\n", catalog.S(lang, "render.empty"))
 		}
 		for _, n := range v.BackendList {
 			fmt.Fprintf(&b, "- `backend_list`: %s\n", nodeLine(n))
@@ -104,27 +105,23 @@ func CompactValuesMarkdown(ev walkthrough.Event, earlier []walkthrough.Event, as
 	}
 	for _, l := range v.Log {
 		if !slices.Contains(seenLog, l) {
-			fmt.Fprintf(&b, "- %s: %s\n", tr(lang, "Log"), codeSpan(l))
+			fmt.Fprintf(&b, "- %s: %s\n", catalog.S(lang, "render.log"), codeSpan(l))
 		}
 	}
 	for _, c := range v.Checks {
-		fmt.Fprintf(&b, "- %s %s", mark(c.OK, ascii), c.Name)
-		if c.Detail != "" {
-			fmt.Fprintf(&b, " — %s", c.Detail)
-		}
-		b.WriteString("\n")
+		b.WriteString(checkLine(c, ascii, lang))
 	}
 	if b.Len() == 0 {
 		switch {
 		case ev.Driver == "narrate":
-			b.WriteString("*" + tr(lang, "narration") + "*\n")
+			b.WriteString("*" + catalog.S(lang, "render.narration") + "*\n")
 		case valuesBody(ev, ascii, lang) == "":
-			b.WriteString("*" + tr(lang, "nothing") + "*\n")
+			b.WriteString("*" + catalog.S(lang, "render.nothing") + "*\n")
 		default:
-			b.WriteString("*" + tr(lang, "nothing new") + "*\n")
+			b.WriteString("*" + catalog.S(lang, "render.nothing_new") + "*\n")
 		}
 	}
-	return fmt.Sprintf("## %s\n\n%s\n", tr(lang, "What happened"), b.String())
+	return fmt.Sprintf("## %s\n\n%s\n", catalog.S(lang, "render.what_happened"), b.String())
 }
 
 // codeSpan returns s as a Markdown code span, or as it is when it holds a

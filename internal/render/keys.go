@@ -6,23 +6,24 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 // helpKeys lists every key of an interactive run: the keys, and what they
 // do (a key of the message catalog).
 var helpKeys = [][2]string{
-	{"Enter, space, n, →", "next page, then the next stop"},
-	{"b, p, ←", "previous page, then an earlier note"},
-	{"j, ↓ / k, ↑", "one line down / up"},
-	{"PgDn / PgUp", "next / previous page of this stop"},
-	{"v", "every value observed at this stop"},
-	{"s", "show the source lines and go to them, or hide them"},
-	{"g, Home / G, End", "first / latest note"},
-	{"1-5", "the note of that phase"},
-	{"?", "this help: the next key closes it"},
-	{"q", "quit: the processes are stopped, all cleaned up"},
-	{"Ctrl-C", "interrupt (exit 130), all cleaned up too"},
+	{"Enter, space, n, →", "help.next"},
+	{"b, p, ←", "help.back"},
+	{"j, ↓ / k, ↑", "help.line"},
+	{"PgDn / PgUp", "help.page"},
+	{"v", "help.values"},
+	{"s", "help.source"},
+	{"g, Home / G, End", "help.first_last"},
+	{"1-5", "help.phase"},
+	{"?", "help.help"},
+	{"q", "help.quit"},
+	{"Ctrl-C", "help.interrupt"},
 }
 
 // asciiKeys spells the arrows of helpKeys in ASCII.
@@ -35,12 +36,12 @@ func KeyHelp(lang string, ascii bool) []string {
 	for _, k := range helpKeys {
 		keyW = max(keyW, ansi.StringWidth(helpKey(k[0], ascii)))
 	}
-	lines := []string{tr(lang, "Keys"), ""}
+	lines := []string{catalog.S(lang, "help.title"), ""}
 	for _, k := range helpKeys {
 		key := helpKey(k[0], ascii)
-		lines = append(lines, key+strings.Repeat(" ", keyW-ansi.StringWidth(key)+2)+tr(lang, k[1]))
+		lines = append(lines, key+strings.Repeat(" ", keyW-ansi.StringWidth(key)+2)+catalog.S(lang, k[1]))
 	}
-	lines = append(lines, "", tr(lang, "no rewind"))
+	lines = append(lines, "", catalog.S(lang, "help.no_rewind"))
 	return frame(lines, ascii)
 }
 
@@ -78,18 +79,18 @@ func Footer(st walkthrough.State, heading string, width int, color, ascii bool, 
 	if ascii {
 		sep = " | "
 	}
-	right := tr(lang, "? keys") + sep + tr(lang, "q quit")
+	right := catalog.S(lang, "footer.keys") + sep + catalog.S(lang, "footer.quit")
 	var page, hint string
 	if p, n := st.Page(); n > 1 {
 		page = fmt.Sprintf("%d/%d", p+1, n)
 	}
 	switch {
 	case st.Reviewing():
-		hint = fmt.Sprintf(tr(lang, "reviewing stop %d of %d"), st.Pos+1, len(st.Stops))
+		hint = catalog.S(lang, "footer.reviewing", "n", st.Pos+1, "total", len(st.Stops))
 	case !st.AtEnd():
-		hint = tr(lang, "Enter: more")
+		hint = catalog.S(lang, "footer.more")
 	case st.Done && st.Pos == len(st.Stops)-1:
-		hint = tr(lang, "the end: Enter finishes")
+		hint = catalog.S(lang, "footer.the_end")
 	}
 	join := func(parts ...string) string {
 		var keep []string

@@ -10,6 +10,8 @@ import (
 	"github.com/charmbracelet/glamour"
 	"github.com/charmbracelet/glamour/styles"
 	"github.com/muesli/termenv"
+
+	"github.com/pgwalk/pgwalk/internal/catalog"
 )
 
 // Styles lists the values of --style.
@@ -46,7 +48,7 @@ type Renderer struct {
 type StyleError struct{ Style string }
 
 func (e *StyleError) Error() string {
-	return fmt.Sprintf("unknown style %q (styles: %s)", e.Style, strings.Join(Styles, ", "))
+	return catalog.S(catalog.DefaultLang, "usage.style", "style", e.Style, "styles", strings.Join(Styles, ", "))
 }
 
 // ResolveStyle returns the glamour style that style names under o.
@@ -84,7 +86,7 @@ func New(o Options) (*Renderer, error) {
 	opts := []glamour.TermRendererOption{glamour.WithStandardStyle(style), glamour.WithColorProfile(profile)}
 	tr, err := glamour.NewTermRenderer(append(opts, glamour.WithWordWrap(0))...)
 	if err != nil {
-		return nil, fmt.Errorf("creating the %s renderer: %w", style, err)
+		return nil, catalog.Wrap(catalog.DefaultLang, err, "render.error.create", "style", style)
 	}
 	return &Renderer{tr: tr, opts: opts, style: style, width: width, color: profile != termenv.Ascii, profile: profile}, nil
 }
@@ -116,19 +118,19 @@ func (r *Renderer) Markdown(md string) (string, error) {
 		if r.tables == nil {
 			tr, err := glamour.NewTermRenderer(append(r.opts, glamour.WithWordWrap(r.width))...)
 			if err != nil {
-				return "", fmt.Errorf("creating the %s renderer: %w", r.style, err)
+				return "", catalog.Wrap(catalog.DefaultLang, err, "render.error.create", "style", r.style)
 			}
 			r.tables = tr
 		}
 		out, err := r.tables.Render(md)
 		if err != nil {
-			return "", fmt.Errorf("rendering markdown: %w", err)
+			return "", catalog.Wrap(catalog.DefaultLang, err, "render.error.markdown")
 		}
 		return TrimLines(out), nil
 	}
 	out, err := r.tr.Render(unwrapSoftBreaks(md))
 	if err != nil {
-		return "", fmt.Errorf("rendering markdown: %w", err)
+		return "", catalog.Wrap(catalog.DefaultLang, err, "render.error.markdown")
 	}
 	return Wrap(out, r.width), nil
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -314,5 +315,73 @@ func TestCompactValues(t *testing.T) {
 		[]walkthrough.Event{{Values: walkthrough.Values{PostmasterPID: 4100}}}, true, "en")
 	if !strings.Contains(nothing, "Nothing new was observed at this stop (v shows every value)") {
 		t.Errorf("a stop with nothing new must say so:\n%s", nothing)
+	}
+}
+
+// TestKeyedFactsAndChecks: a fact or a check with a catalog key is said
+// through the catalog, in the text and in the JSON (name and value filled,
+// key and args kept for programs); one without a key is said as it is.
+// The stop itself is not changed.
+func TestKeyedFactsAndChecks(t *testing.T) {
+	ev := walkthrough.Event{Phase: walkthrough.Fork, Process: walkthrough.Postmaster, Driver: "reenact", Values: walkthrough.Values{
+		Facts:  []walkthrough.Fact{walkthrough.F("fact.not_in_catalog", "fd", 7), {Name: "old", Value: "style"}},
+		Checks: []walkthrough.Check{walkthrough.C(true, "check.not_in_catalog", "pid", 42), {Name: "old check", OK: false, Detail: "1 != 2"}},
+	}}
+	s := Stop{Event: ev, Lang: "ko"}
+	md := s.DetailsMarkdown(true)
+	for _, want := range []string{"- fact.not_in_catalog: fd=7", "- old: style"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("details lack %q:\n%s", want, md)
+		}
+	}
+	head := s.HeadMarkdown(true)
+	for _, want := range []string{"- [ok] check.not_in_catalog — pid=42", "- [FAILED] old check — 1 != 2", "## 실제로 일어난 일"} {
+		if !strings.Contains(head, want) {
+			t.Errorf("head lacks %q:\n%s", want, head)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	var got JSONStop
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	f := got.Values.Facts[0]
+	if f.Key != "fact.not_in_catalog" || f.Args["fd"] != "7" || f.Name != "fact.not_in_catalog" || f.Value != "fd=7" {
+		t.Errorf("keyed fact in JSON: %+v", f)
+	}
+	if f := got.Values.Facts[1]; f.Key != "" || f.Name != "old" || f.Value != "style" {
+		t.Errorf("old-style fact in JSON: %+v", f)
+	}
+	if c := got.Values.Checks[0]; c.Key != "check.not_in_catalog" || c.Name != "check.not_in_catalog" || c.Detail != "pid=42" || !c.OK {
+		t.Errorf("keyed check in JSON: %+v", c)
+	}
+	if ev.Values.Facts[0].Name != "" || ev.Values.Checks[0].Name != "" {
+		t.Error("WriteJSON changed the stop's facts or checks")
+	}
+}
+
+// TestKoreanWords: the words around a stop are Korean with --lang ko,
+// the at: line of a manifest too, and a file descriptor's kind.
+func TestKoreanWords(t *testing.T) {
+	v, err := walkthrough.LookupVersion("16.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := v.Release().Plan("")
+	at := plan.Stops[0].At
+	ev := walkthrough.Event{Phase: walkthrough.Child, Process: walkthrough.Backend, PID: 7, Connection: 1, Driver: "reenact", Point: at,
+		Values: walkthrough.Values{ClosedFDs: []walkthrough.FD{{Num: 3, Kind: walkthrough.FDListenSocket}}}}
+	s := Stop{Event: ev, Version: v, Lang: "ko"}
+	md := s.HeadMarkdown(false) + s.DetailsMarkdown(false)
+	for _, want := range []string{"4/5단계", "backend pid 7 · 연결 1 · 드라이버 reenact", "위치: BackendStartup, postmaster.c:4125: malloc이", "fd 3 리슨 소켓", "fd 3 · 리슨 소켓"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "listen socket") || strings.Contains(md, "malloc has returned") {
+		t.Errorf("English left:\n%s", md)
 	}
 }

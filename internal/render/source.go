@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/chroma/v2/styles"
 	"github.com/mattn/go-runewidth"
 
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/source"
 )
 
@@ -31,6 +32,8 @@ type SourceStyle struct {
 	ASCII bool
 	// NoHeader leaves out the line naming the file and range.
 	NoHeader bool
+	// Lang is the language of the header.
+	Lang string
 }
 
 // SourceTheme returns the chroma style that suits a glamour style: a light
@@ -70,9 +73,9 @@ func Source(s source.Snippet, o SourceStyle) string {
 	}
 	var b strings.Builder
 	if !o.NoHeader {
-		header := fmt.Sprintf("%s, lines %d-%d", s.File, s.First, s.Last)
+		header := catalog.S(o.Lang, "render.source_header", "file", s.File, "first", s.First, "last", s.Last)
 		if s.OutOfRange {
-			header = fmt.Sprintf("%s: out of range, the file has %d lines", header, s.Total)
+			header = catalog.S(o.Lang, "render.source_out_of_range", "file", s.File, "first", s.First, "last", s.Last, "total", s.Total)
 		}
 		if o.Color {
 			header = srcBold + header + srcReset

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -42,18 +43,15 @@ func HeadingIn(ev walkthrough.Event, v walkthrough.Version, lang, title string) 
 	}
 	switch ev.Phase {
 	case walkthrough.Epilogue:
-		return fmt.Sprintf("%s · %s", tr(lang, "Closing check"), v.Name)
+		return catalog.S(lang, "render.heading.closing", "version", v.Name)
 	case walkthrough.ForkFailure:
-		return fmt.Sprintf("%s · %s · %s", tr(lang, "Branch"), title, v.Name)
+		return catalog.S(lang, "render.heading.branch", "title", title, "version", v.Name)
 	}
 	p, err := walkthrough.LookupPhase(string(ev.Phase))
 	if err != nil {
 		return fmt.Sprintf("%s · %s", ev.Phase, v.Name)
 	}
-	if lang == "ko" {
-		return fmt.Sprintf("%d/%d%s · %s · %s", p.Number, walkthrough.MainPhaseCount, tr(lang, "Phase"), title, v.Name)
-	}
-	return fmt.Sprintf("Phase %d/%d · %s · %s", p.Number, walkthrough.MainPhaseCount, title, v.Name)
+	return catalog.S(lang, "render.heading.phase", "n", p.Number, "total", walkthrough.MainPhaseCount, "title", title, "version", v.Name)
 }
 
 // Subheading returns the lines under the heading: which process and
@@ -62,18 +60,18 @@ func Subheading(ev walkthrough.Event, lang string) string {
 	var parts []string
 	proc := string(ev.Process)
 	if ev.PID != 0 {
-		proc = fmt.Sprintf("%s pid %d", proc, ev.PID)
+		proc = catalog.S(lang, "render.process_pid", "process", proc, "pid", ev.PID)
 	}
 	if proc != "" {
 		parts = append(parts, proc)
 	}
 	if ev.Connection > 0 {
-		parts = append(parts, fmt.Sprintf("%s %d", tr(lang, "connection"), ev.Connection))
+		parts = append(parts, catalog.S(lang, "render.connection", "n", ev.Connection))
 	}
-	parts = append(parts, tr(lang, "driver")+" "+ev.Driver)
+	parts = append(parts, catalog.S(lang, "render.driver", "driver", ev.Driver))
 	line := strings.Join(parts, " · ")
 	if ev.Point != "" {
-		line += "\n\n" + tr(lang, "at") + ": " + ev.Point
+		line += "\n\n" + catalog.S(lang, "render.at", "point", catalog.Point(lang, ev.Point))
 	}
 	return line
 }
@@ -91,7 +89,7 @@ func (s Stop) HeadMarkdown(ascii bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n", s.Heading(), Subheading(s.Event, s.Lang))
 	if s.FellBack {
-		fmt.Fprintf(&b, "*"+tr(s.Lang, "fell back")+"*\n\n", s.Lang)
+		fmt.Fprintf(&b, "*%s*\n\n", catalog.S(s.Lang, "render.fell_back", "lang", s.Lang))
 	}
 	b.WriteString(CompactValuesMarkdown(s.Event, s.Earlier, ascii, s.Lang))
 	return b.String()
@@ -104,13 +102,13 @@ func (s Stop) BodyMarkdown() string {
 		return ""
 	}
 	if !s.ShowNote {
-		return fmt.Sprintf("*"+tr(s.Lang, "more of")+"*\n\n", s.title())
+		return fmt.Sprintf("*%s*\n\n", catalog.S(s.Lang, "render.more_of", "title", s.title()))
 	}
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(s.Note.Body))
 	b.WriteString("\n\n")
 	if !strings.Contains(s.Note.Body, "/blob/"+s.Version.Tag+"/") {
-		b.WriteString(RefsMarkdown(s.Note, s.Version))
+		b.WriteString(refsMarkdown(s.Note, s.Version, s.Lang))
 	}
 	return b.String()
 }
@@ -124,7 +122,7 @@ func (s Stop) DetailsMarkdown(ascii bool) string {
 	if body == "" {
 		return ""
 	}
-	return fmt.Sprintf("## %s\n\n%s", tr(s.Lang, "Every value at this stop"), body)
+	return fmt.Sprintf("## %s\n\n%s", catalog.S(s.Lang, "render.every_value"), body)
 }
 
 // title returns the phase title of the stop: the note's, else the English.
@@ -143,10 +141,16 @@ func (s Stop) Heading() string {
 	return HeadingIn(s.Event, s.Version, s.Lang, s.title())
 }
 
-// RefsMarkdown lists a note's cited ranges with their permalinks.
+// RefsMarkdown lists a note's cited ranges with their permalinks, in the
+// note's language.
 func RefsMarkdown(n *annotations.Note, v walkthrough.Version) string {
+	return refsMarkdown(n, v, n.Lang)
+}
+
+// refsMarkdown is RefsMarkdown in lang.
+func refsMarkdown(n *annotations.Note, v walkthrough.Version, lang string) string {
 	var b strings.Builder
-	b.WriteString("**Source** ")
+	fmt.Fprintf(&b, "**%s** ", catalog.S(lang, "render.source"))
 	for i, r := range n.Refs {
 		if i > 0 {
 			b.WriteString(" · ")
@@ -155,6 +159,48 @@ func RefsMarkdown(n *annotations.Note, v walkthrough.Version) string {
 	}
 	b.WriteString("\n\n")
 	return b.String()
+}
+
+// factLine returns the Markdown list item of fact f in lang.
+func factLine(f walkthrough.Fact, lang string) string {
+	label, text := catalog.Fact(lang, f)
+	if label == "" {
+		return "- " + text + "\n"
+	}
+	return "- " + label + ": " + text + "\n"
+}
+
+// checkLine returns the Markdown list item of check c in lang.
+func checkLine(c walkthrough.Check, ascii bool, lang string) string {
+	name, detail := catalog.Check(lang, c)
+	line := "- " + mark(c.OK, ascii) + " " + name
+	if detail != "" {
+		line += " — " + detail
+	}
+	return line + "\n"
+}
+
+// fdKinds are the catalog keys of the kinds of file descriptor.
+var fdKinds = map[string]string{
+	walkthrough.FDListenSocket:    "fd.listen_socket",
+	walkthrough.FDClientSocket:    "fd.client_socket",
+	walkthrough.FDDeathPipeRead:   "fd.death_pipe_read",
+	walkthrough.FDDeathPipeWrite:  "fd.death_pipe_write",
+	walkthrough.FDEpoll:           "fd.epoll",
+	walkthrough.FDStdio:           "fd.stdio",
+	walkthrough.FDSyslogPipe:      "fd.syslog_pipe",
+	walkthrough.FDOther:           "fd.other",
+	walkthrough.FDDriverChannel:   "fd.control_channel",
+	walkthrough.FDPostmasterOther: "fd.postmaster_file",
+}
+
+// fdKind returns the kind of a file descriptor in lang; a kind the
+// vocabulary does not name is shown as it is.
+func fdKind(lang, kind string) string {
+	if k, ok := fdKinds[kind]; ok {
+		return catalog.S(lang, k)
+	}
+	return kind
 }
 
 func mark(ok, ascii bool) string {
@@ -181,16 +227,16 @@ func ValuesMarkdownIn(ev walkthrough.Event, ascii bool, lang string) string {
 	if body == "" {
 		body = nothingObserved(ev, lang)
 	}
-	return fmt.Sprintf("## %s\n\n%s", tr(lang, "What happened"), body)
+	return fmt.Sprintf("## %s\n\n%s", catalog.S(lang, "render.what_happened"), body)
 }
 
 // nothingObserved is the line that stands for the values of a stop where
 // nothing was observed.
 func nothingObserved(ev walkthrough.Event, lang string) string {
 	if ev.Driver == "narrate" {
-		return "*" + tr(lang, "narration") + "*\n"
+		return "*" + catalog.S(lang, "render.narration") + "*\n"
 	}
-	return "*" + tr(lang, "nothing") + "*\n"
+	return "*" + catalog.S(lang, "render.nothing") + "*\n"
 }
 
 // valuesBody returns the Markdown of every value of ev, or "".
@@ -205,7 +251,7 @@ func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 		b.WriteString("\n")
 	}
 	if v.Backend != nil {
-		b.WriteString("`backend` (" + tr(lang, "the record in the postmaster") + ")\n\n")
+		b.WriteString("`backend` (" + catalog.S(lang, "render.record_in_postmaster") + ")\n\n")
 		b.WriteString(backendList([]walkthrough.BackendNode{*v.Backend}))
 	}
 	fdList := func(title string, fds []walkthrough.FD) {
@@ -214,7 +260,7 @@ func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 		}
 		fmt.Fprintf(&b, "`%s`\n\n", title)
 		for _, f := range fds {
-			fmt.Fprintf(&b, "- fd %d · %s", f.Num, f.Kind)
+			fmt.Fprintf(&b, "- fd %d · %s", f.Num, fdKind(lang, f.Kind))
 			if f.Target != "" {
 				fmt.Fprintf(&b, " · `%s`", f.Target)
 			}
@@ -226,37 +272,33 @@ func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 	fdList("fds_after", v.FDsAfter)
 	fdList("closed_fds", v.ClosedFDs)
 	if v.BackendList != nil {
-		b.WriteString("`backend_list` (" + tr(lang, "head first") + ")\n\n")
+		b.WriteString("`backend_list` (" + catalog.S(lang, "render.head_first") + ")\n\n")
 		if len(v.BackendList) == 0 {
-			b.WriteString("- (" + tr(lang, "empty") + ")\n\n")
+			b.WriteString("- (" + catalog.S(lang, "render.empty") + ")\n\n")
 		} else {
 			b.WriteString(backendList(v.BackendList))
 		}
 	}
 	if len(v.Log) > 0 {
-		b.WriteString(tr(lang, "Log") + "\n\n```\n")
+		b.WriteString(catalog.S(lang, "render.log") + "\n\n```\n")
 		for _, l := range v.Log {
 			b.WriteString(l + "\n")
 		}
 		b.WriteString("```\n\n")
 	}
 	if len(v.Facts) > 0 {
-		b.WriteString(tr(lang, "Also observed") + "\n\n")
+		b.WriteString(catalog.S(lang, "render.also_observed") + "\n\n")
 	}
 	for _, f := range v.Facts {
-		fmt.Fprintf(&b, "- %s: %s\n", f.Name, f.Value)
+		b.WriteString(factLine(f, lang))
 	}
 	if len(v.Facts) > 0 {
 		b.WriteString("\n")
 	}
 	if len(v.Checks) > 0 {
-		b.WriteString(tr(lang, "Checks") + "\n\n")
+		b.WriteString(catalog.S(lang, "render.checks") + "\n\n")
 		for _, c := range v.Checks {
-			fmt.Fprintf(&b, "- %s %s", mark(c.OK, ascii), c.Name)
-			if c.Detail != "" {
-				fmt.Fprintf(&b, " — %s", c.Detail)
-			}
-			b.WriteString("\n")
+			b.WriteString(checkLine(c, ascii, lang))
 		}
 		b.WriteString("\n")
 	}
@@ -284,10 +326,10 @@ func cell(s string) string {
 }
 
 // PhaseListMarkdown returns the table of phases and their cited ranges for
-// notes (one note per phase, in phase order).
-func PhaseListMarkdown(v walkthrough.Version, notes []*annotations.Note) string {
+// notes (one note per phase, in phase order), in lang.
+func PhaseListMarkdown(v walkthrough.Version, notes []*annotations.Note, lang string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# BackendStartup phases · %s (%s)\n\n| # | phase | title | source |\n|---|---|---|---|\n", v.Name, v.Tag)
+	fmt.Fprintf(&b, "# %s\n\n%s\n|---|---|---|---|\n", catalog.S(lang, "render.phase_list.title", "version", v.Name, "tag", v.Tag), catalog.S(lang, "render.phase_list.header"))
 	for _, n := range notes {
 		p, _ := walkthrough.LookupPhase(string(n.Phase))
 		num := fmt.Sprint(p.Number)

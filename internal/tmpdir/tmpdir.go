@@ -6,7 +6,8 @@
 // that owns it: its pid and its start time, which together tell a running
 // owner from one that is gone or whose pid was reused by another process.
 // CleanStale removes only directories that carry a valid marker, written by
-// the same user, whose owner is gone. Anything else that matches the
+// the same user, whose owner is gone: the rules of Sweeper, which every
+// driver's cleanup follows. Anything else that matches the
 // prefix (a directory of a running pgwalk, another user's, one without a
 // marker, a symbolic link) is left alone.
 package tmpdir
@@ -211,11 +212,48 @@ func (o Owner) Gone() bool {
 // owner is gone. It returns the directories it removed; an error says what
 // could not be removed, and the others are still removed.
 func CleanStale(prefix string) (removed []string, err error) {
-	return CleanStaleIn(os.TempDir(), prefix)
+	return Sweeper{Prefix: prefix}.Sweep()
 }
 
 // CleanStaleIn is CleanStale for the directories under base.
 func CleanStaleIn(base, prefix string) (removed []string, err error) {
+	return Sweeper{Base: base, Prefix: prefix}.Sweep()
+}
+
+// Sweeper removes what killed runs left: the directories Make or MakeIn
+// created for a process that is gone. It is the one set of safety rules
+// for every driver's leftovers. A directory is removed only when
+//
+//   - its name starts with Prefix and it is a directory, not a symbolic
+//     link (Lstat);
+//   - it is private: no permission bit for the group or others (a
+//     directory handed to another user with chown stays private);
+//   - it holds a valid marker (ReadOwner): a regular file of the calling
+//     user, writable by no one else, that pgwalk wrote;
+//   - the marker's owner is gone (Owner.Gone): no process has its pid, or
+//     the one that has it started at another time, or the system has
+//     rebooted since (another boot id).
+//
+// Anything else (a running pgwalk's directory, another user's, one without
+// a marker) is left alone.
+type Sweeper struct {
+	// Base is the directory to look in; "" is os.TempDir().
+	Base string
+	// Prefix is the name prefix of the directories ("pgwalk-").
+	Prefix string
+	// Reap, when set, is called for each stale directory before it is
+	// removed, to end what may still run there (a server's processes, its
+	// shared memory).
+	Reap func(dir string)
+}
+
+// Sweep removes the stale directories of s and returns them. An error says
+// what could not be removed; the others are still removed.
+func (s Sweeper) Sweep() (removed []string, err error) {
+	base, prefix := s.Base, s.Prefix
+	if base == "" {
+		base = os.TempDir()
+	}
 	if prefix == "" || strings.ContainsAny(prefix, `/\`) {
 		return nil, fmt.Errorf("tmpdir: bad prefix %q", prefix)
 	}
@@ -232,12 +270,15 @@ func CleanStaleIn(base, prefix string) (removed []string, err error) {
 		// Lstat, not the DirEntry's type: a symbolic link named like a
 		// pgwalk directory is never followed.
 		st, err := os.Lstat(dir)
-		if err != nil || !st.IsDir() {
+		if err != nil || !st.IsDir() || st.Mode().Perm()&0o077 != 0 {
 			continue
 		}
 		o, err := ReadOwner(dir)
 		if err != nil || !o.Gone() {
 			continue
+		}
+		if s.Reap != nil {
+			s.Reap(dir)
 		}
 		if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("tmpdir: remove %s: %w", dir, err))

@@ -176,6 +176,14 @@ func TestCleanStale(t *testing.T) {
 			})
 			return d
 		}, false},
+		{"a directory others can open: kept", func(t *testing.T, base string) string {
+			d := filepath.Join(base, Prefix+"open")
+			writeMarker(t, d, string(dead.marker()), 0o600)
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}, false},
 		{"another prefix: kept", func(t *testing.T, base string) string {
 			d := filepath.Join(base, "other-"+Prefix+"dead")
 			writeMarker(t, d, string(dead.marker()), 0o600)
@@ -186,9 +194,18 @@ func TestCleanStale(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := useTempDir(t)
 			dir := tc.setup(t, base)
-			removed, err := CleanStale(Prefix)
+			var reaped []string
+			removed, err := Sweeper{Prefix: Prefix, Reap: func(d string) {
+				if _, err := os.Stat(filepath.Join(d, MarkerName)); err != nil {
+					t.Errorf("Reap(%s) after the directory went: %v", d, err)
+				}
+				reaped = append(reaped, d)
+			}}.Sweep()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !slices.Equal(reaped, removed) {
+				t.Errorf("reaped %v, removed %v: Reap must see exactly what goes", reaped, removed)
 			}
 			_, statErr := os.Lstat(dir)
 			gone := os.IsNotExist(statErr)

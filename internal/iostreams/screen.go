@@ -1,4 +1,4 @@
-package cli
+package iostreams
 
 import (
 	"io"
@@ -6,8 +6,6 @@ import (
 	"sync"
 
 	"github.com/charmbracelet/x/ansi"
-
-	"github.com/pgwalk/pgwalk/internal/render"
 )
 
 // Terminal sequences of the interactive screen (xterm; every terminal
@@ -26,13 +24,15 @@ const (
 	eraseLine = "\x1b[K"
 )
 
-// screen is the terminal of an interactive run. It shows one stop at a
-// time on the alternate screen; the notices (a warning, a driver's
-// message, what a key did) stand above the footer until the next key.
-// Notices may arrive from other goroutines.
-type screen struct {
-	mu     sync.Mutex
-	out    io.Writer
+// Screen is the terminal of an interactive run. It shows one page at a
+// time on the alternate screen, under a footer line; the notices (a
+// warning, a driver's message, what a key did) stand above the footer
+// until ClearNotices. Notices may arrive from other goroutines.
+type Screen struct {
+	mu  sync.Mutex
+	out io.Writer
+	// wrap wraps a notice to a width.
+	wrap   func(s string, width int) string
 	active bool
 	width  int
 	height int
@@ -43,8 +43,14 @@ type screen struct {
 	notices []string
 }
 
-// enter switches to the alternate screen.
-func (s *screen) enter() {
+// NewScreen returns the screen of out (the terminal on Out). wrap wraps a
+// notice to the terminal's width.
+func (s *IOStreams) NewScreen(wrap func(text string, width int) string) *Screen {
+	return &Screen{out: s.Out, wrap: wrap}
+}
+
+// Enter switches to the alternate screen.
+func (s *Screen) Enter() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.active {
@@ -53,9 +59,9 @@ func (s *screen) enter() {
 	}
 }
 
-// leave goes back to the shell's screen, as it was before enter. It is
+// Leave goes back to the shell's screen, as it was before Enter. It is
 // safe to call more than once.
-func (s *screen) leave() {
+func (s *Screen) Leave() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.active {
@@ -66,10 +72,13 @@ func (s *screen) leave() {
 
 // noticeRows returns the notices wrapped to the terminal's width, at most
 // a third of its height; s.mu is held.
-func (s *screen) noticeRows() []string {
+func (s *Screen) noticeRows() []string {
 	var rows []string
 	for _, n := range s.notices {
-		rows = append(rows, strings.Split(render.Wrap(n, s.width-1), "\n")...)
+		if s.wrap != nil {
+			n = s.wrap(n, s.width-1)
+		}
+		rows = append(rows, strings.Split(n, "\n")...)
 	}
 	if limit := max(s.height/3, 1); len(rows) > limit {
 		rows = rows[len(rows)-limit:]
@@ -77,34 +86,34 @@ func (s *screen) noticeRows() []string {
 	return rows
 }
 
-// BodyRows returns how many rows a stop has on a screen of width x height
+// BodyRows returns how many rows a page has on a screen of width x height
 // with the notices shown now.
-func (s *screen) BodyRows(width, height int) int {
+func (s *Screen) BodyRows(width, height int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.width, s.height = width, height
 	return max(height-1-len(s.noticeRows()), 1)
 }
 
-// draw clears the screen and shows body (the lines of a stop), the notices
-// and footer.
-func (s *screen) draw(body []string, footer string) {
+// Draw clears the screen and shows body (the lines of a page), the
+// notices and footer.
+func (s *Screen) Draw(body []string, footer string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.body, s.footer = body, footer
 	s.paint(true)
 }
 
-// queue adds a line above the footer, shown from the next draw.
-func (s *screen) queue(line string) {
+// Queue adds a line above the footer, shown from the next Draw.
+func (s *Screen) Queue(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.notices = append(s.notices, line)
 }
 
-// noticeIfActive shows line above the footer at once and reports true
+// NoticeIfActive shows line above the footer at once and reports true
 // when the screen is up; otherwise it does nothing and reports false.
-func (s *screen) noticeIfActive(line string) bool {
+func (s *Screen) NoticeIfActive(line string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.active {
@@ -117,8 +126,8 @@ func (s *screen) noticeIfActive(line string) bool {
 	return true
 }
 
-// clearNotices takes the notices away; the next draw shows none.
-func (s *screen) clearNotices() {
+// ClearNotices takes the notices away; the next Draw shows none.
+func (s *Screen) ClearNotices() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.notices = nil
@@ -126,7 +135,7 @@ func (s *screen) clearNotices() {
 
 // paint writes the whole screen: after clearing it, or over what is there
 // (a notice came: the stop on screen is the same one); s.mu is held.
-func (s *screen) paint(clear bool) {
+func (s *Screen) paint(clear bool) {
 	notices := s.noticeRows()
 	room := max(s.height-1-len(notices), 0)
 	var b strings.Builder

@@ -1,0 +1,4 @@
+package catalog
+
+// The release manifests are installed by package annotations.
+import _ "github.com/pgwalk/pgwalk/annotations"

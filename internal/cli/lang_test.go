@@ -1,0 +1,411 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/pgwalk/pgwalk/annotations"
+	"github.com/pgwalk/pgwalk/internal/catalog"
+	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
+
+// The tests of this file hold pgwalk to its readers' language: every
+// message a driver says has a Korean entry, and a run in Korean prints no
+// English sentence of pgwalk's own.
+//
+// A driver that still says something old-style (a fact or a check without
+// a catalog key, a Notify line, an `at:` point of its own) is allowed to
+// only where testdata/ko_leftovers.txt lists it, by driver and name. The
+// list may only shrink: a leftover it does not list fails, and so does an
+// entry that a driver no longer says (remove it).
+
+// koRun is one run of a driver in Korean: what it said, raw, and what
+// pgwalk printed.
+type koRun struct {
+	driver, version, scenario string
+	events                    []walkthrough.Event
+	tells                     []walkthrough.Msg
+	said                      []string
+	out                       string
+	code                      ExitCode
+}
+
+// recorder wraps a driver: it keeps what the driver reports, and hands
+// the CLI the same stops with the old-style items taken out (see strip),
+// so that what pgwalk prints around them can be held to Korean.
+type recorder struct {
+	walkthrough.Driver
+	lang string
+	mu   sync.Mutex
+	run  *koRun
+}
+
+func (r *recorder) Next(ctx context.Context) (walkthrough.Event, error) {
+	ev, err := r.Driver.Next(ctx)
+	if err != nil {
+		return ev, err
+	}
+	r.mu.Lock()
+	r.run.events = append(r.run.events, ev)
+	r.mu.Unlock()
+	return strip(ev, r.lang), nil
+}
+
+// strip returns ev without what is not pgwalk's own text in lang: the
+// old-style facts, checks and point (reported as leftovers instead),
+// PostgreSQL's log lines and the operating system's error message.
+func strip(ev walkthrough.Event, lang string) walkthrough.Event {
+	v := ev.Values
+	v.Facts = slices.DeleteFunc(slices.Clone(v.Facts), func(f walkthrough.Fact) bool { return f.Key == "" })
+	v.Checks = slices.DeleteFunc(slices.Clone(v.Checks), func(c walkthrough.Check) bool { return c.Key == "" })
+	v.Log = nil
+	if v.Errno != nil {
+		e := *v.Errno
+		e.Message = ""
+		v.Errno = &e
+	}
+	ev.Values = v
+	if !catalog.HasPoint(lang, ev.Point) {
+		ev.Point = ""
+	}
+	return ev
+}
+
+// placeholderNotes returns the notes of annotations/notes with every body
+// replaced by one Korean sentence: the notes are translated files of their
+// own (annotations checks them), not pgwalk's code's text.
+func placeholderNotes(t testing.TB) *annotations.Set {
+	t.Helper()
+	root := os.DirFS("../../annotations/notes")
+	m := fstest.MapFS{}
+	err := fs.WalkDir(root, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".md") {
+			return err
+		}
+		data, err := fs.ReadFile(root, p)
+		if err != nil {
+			return err
+		}
+		parts := strings.SplitN(string(data), "---\n", 3)
+		if len(parts) != 3 {
+			return fmt.Errorf("%s: no front matter", p)
+		}
+		m[p] = &fstest.MapFile{Data: []byte("---\n" + parts[1] + "---\n노트 본문입니다.\n")}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := annotations.Load(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// runIn runs `pgwalk run` with driver on v and scenario in lang, plain text
+// at a width that wraps no line of pgwalk's, and returns what happened.
+func runIn(t *testing.T, notes *annotations.Set, lang, driver string, v walkthrough.Version, scenario string) *koRun {
+	t.Helper()
+	r := &koRun{driver: driver, version: v.Name, scenario: scenario}
+	io, _, out, errOut := iostreams.Test()
+	f := NewFactory(io)
+	f.Notes = func(string) (*annotations.Set, error) { return notes, nil }
+	var mu sync.Mutex
+	f.NewDriver = func(name string, opts walkthrough.DriverOptions) (walkthrough.Driver, error) {
+		opts.Notify = func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			r.said = append(r.said, line)
+		}
+		teller := opts.Teller
+		opts.Teller = func(m walkthrough.Msg) {
+			mu.Lock()
+			r.tells = append(r.tells, m)
+			mu.Unlock()
+			if teller != nil {
+				teller(m)
+			}
+		}
+		d, err := newDriver(name, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &recorder{Driver: d, lang: lang, run: r}, nil
+	}
+	args := []string{"run", "--version", v.Name, "--driver", driver, "--scenario", scenario, "--lang", lang,
+		"--style", "notty", "--width", "400", "--source-view", "off"}
+	r.code = Execute(context.Background(), f, args)
+	r.out = out.String() + errOut.String()
+	return r
+}
+
+// collectKoRuns runs every driver that can run here, on every release and
+// scenario it supports, in Korean. partial names the drivers that could
+// not run on some release here (no PostgreSQL of that version, say); a
+// release a driver refuses (UnsupportedError) is no gap: it says nothing.
+func collectKoRuns(t *testing.T) (runs []*koRun, partial map[string]bool) {
+	t.Helper()
+	notes := placeholderNotes(t)
+	partial = map[string]bool{}
+	for _, d := range Drivers() {
+		for _, v := range walkthrough.Versions() {
+			if d.Find != nil {
+				if _, _, err := d.Find(v); err != nil {
+					t.Logf("%s cannot run %s here: %v", d.Name, v.Name, err)
+					partial[d.Name] = true
+					continue
+				}
+			}
+			for _, sc := range d.Caps.Scenarios {
+				r := runIn(t, notes, "ko", d.Name, v, sc)
+				if r.code != ExitOK {
+					if strings.Contains(r.out, "does not support PostgreSQL "+v.Name) {
+						t.Logf("%s does not support %s: %s", d.Name, v.Name, firstLine(r.out, "does not support"))
+						continue
+					}
+					t.Fatalf("%s %s %s: exit %d:\n%s", d.Name, v.Name, sc, r.code, r.out)
+				}
+				runs = append(runs, r)
+			}
+		}
+	}
+	return runs, partial
+}
+
+func firstLine(s, with string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, with) {
+			return l
+		}
+	}
+	return ""
+}
+
+var (
+	koOnce    sync.Once
+	koResults []*koRun
+	koPartial map[string]bool
+)
+
+// allKoRuns returns the Korean runs, made by the first test that asks.
+func allKoRuns(t *testing.T) []*koRun {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs every driver on every release")
+	}
+	koOnce.Do(func() { koResults, koPartial = collectKoRuns(t) })
+	if len(koResults) == 0 {
+		t.Fatal("no driver ran")
+	}
+	return koResults
+}
+
+// TestDriverMessagesInKorean: every fact, check and message a driver says
+// with a catalog key has an English and a Korean entry, and the driver
+// gives every value the entry names.
+func TestDriverMessagesInKorean(t *testing.T) {
+	for _, r := range allKoRuns(t) {
+		name := r.driver + "/" + r.version + "/" + r.scenario
+		check := func(what string, m walkthrough.Msg) {
+			for _, lang := range catalog.Langs() {
+				e, ok := catalog.Lookup(lang, m.Key)
+				if !ok {
+					t.Errorf("%s: %s %q has no %s entry in the catalog", name, what, m.Key, lang)
+					continue
+				}
+				for _, text := range []string{e.Text, e.One, e.Label, e.Name, e.Detail} {
+					for _, p := range catalog.Placeholders(text) {
+						if _, ok := m.Args[p]; !ok {
+							t.Errorf("%s: %s %q: the %s text names {%s}, which the driver does not give (args %v)", name, what, m.Key, lang, p, m.Args)
+						}
+					}
+				}
+			}
+		}
+		for _, ev := range r.events {
+			for _, f := range ev.Values.Facts {
+				if f.Key != "" {
+					check("fact", f.Msg())
+				}
+			}
+			for _, c := range ev.Values.Checks {
+				if c.Key != "" {
+					check("check", c.Msg())
+				}
+			}
+		}
+		for _, m := range r.tells {
+			check("message", m)
+		}
+	}
+}
+
+// digits matches the numbers of a line a driver said (pids, ports).
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// saysName names a line a driver said for the list: what comes before its
+// first colon when that is near the start ("breakpoints"), else its first
+// five words; numbers as N, paths as "…".
+func saysName(line string) string {
+	if i := strings.Index(line, ":"); i > 0 && i <= 40 {
+		line = line[:i]
+	}
+	words := strings.Fields(line)
+	if len(words) > 5 {
+		words = words[:5]
+	}
+	for i, w := range words {
+		if strings.Contains(w, "/") {
+			words[i] = "…"
+		}
+	}
+	return digits.ReplaceAllString(strings.Join(words, " "), "N")
+}
+
+// leftovers returns what the run's driver still says old-style, one line
+// each: "<driver> fact: <name>", "check: <name>", "point: <text>" (numbers
+// as N), "says: <the start of the line>" (see saysName).
+func (r *koRun) leftovers() []string {
+	seen := map[string]bool{}
+	add := func(kind, name string) { seen[r.driver+" "+kind+": "+name] = true }
+	for _, ev := range r.events {
+		for _, f := range ev.Values.Facts {
+			if f.Key == "" {
+				add("fact", f.Name)
+			}
+		}
+		for _, c := range ev.Values.Checks {
+			if c.Key == "" {
+				add("check", c.Name)
+			}
+		}
+		if ev.Point != "" && !catalog.HasPoint("ko", ev.Point) {
+			add("point", digits.ReplaceAllString(ev.Point, "N"))
+		}
+	}
+	for _, l := range r.said {
+		add("says", saysName(l))
+	}
+	var out []string
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var updateLeftovers = flag.Bool("update-leftovers", false, "rewrite testdata/ko_leftovers.txt from the drivers that ran")
+
+// leftoversHeader opens testdata/ko_leftovers.txt.
+const leftoversHeader = `# What the drivers still say old-style (without a catalog key), and so in
+# English in a Korean run: "<driver> fact|check|point|says: <name>" (numbers
+# as N). TestKoreanLeftovers fails on anything a driver says old-style that
+# is not listed here, and on a line a driver that ran no longer says: this
+# list only shrinks. Say it through internal/catalog instead (walkthrough.F,
+# walkthrough.C, DriverOptions.Tell), then remove its line.
+`
+
+// readLeftovers reads testdata/ko_leftovers.txt.
+func readLeftovers(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open("testdata/ko_leftovers.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestKoreanLeftovers: what the drivers still say old-style is exactly
+// what testdata/ko_leftovers.txt allows. narrate says nothing old-style.
+// An entry of a driver that ran on every release and no longer says it
+// fails too: remove it, the list only shrinks. Run with -update-leftovers
+// to rewrite the list from the drivers that ran (to remove entries, or for
+// a driver that could not run before).
+func TestKoreanLeftovers(t *testing.T) {
+	runs := allKoRuns(t)
+	allowed := readLeftovers(t)
+	ran := map[string]bool{}
+	var got []string
+	for _, r := range runs {
+		ran[r.driver] = true
+		for _, l := range r.leftovers() {
+			if !slices.Contains(got, l) {
+				got = append(got, l)
+			}
+		}
+	}
+	sort.Strings(got)
+	if *updateLeftovers {
+		keep := slices.Clone(got)
+		for _, l := range allowed {
+			if d, _, _ := strings.Cut(l, " "); (!ran[d] || koPartial[d]) && !slices.Contains(keep, l) {
+				keep = append(keep, l)
+			}
+		}
+		sort.Strings(keep)
+		if err := os.WriteFile("testdata/ko_leftovers.txt", []byte(leftoversHeader+strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		allowed = keep
+	}
+	for _, l := range got {
+		if strings.HasPrefix(l, "narrate ") {
+			t.Errorf("narrate says something old-style: %s", l)
+			continue
+		}
+		if !slices.Contains(allowed, l) {
+			t.Errorf("not in testdata/ko_leftovers.txt (say it with a catalog key instead): %s", l)
+		}
+	}
+	for _, l := range allowed {
+		driver, _, _ := strings.Cut(l, " ")
+		if ran[driver] && !koPartial[driver] && !slices.Contains(got, l) {
+			t.Errorf("testdata/ko_leftovers.txt allows what %s no longer says: remove %q", driver, l)
+		}
+	}
+	byDriver := map[string]int{}
+	for _, l := range got {
+		d, _, _ := strings.Cut(l, " ")
+		byDriver[d]++
+	}
+	t.Logf("old-style leftovers by driver: %v", byDriver)
+}
+
+// TestKoreanRunSaysNoEnglish: a run in Korean prints no English sentence of
+// pgwalk's own: headings, labels, the at: lines, what the CLI says around
+// the stops, and every fact, check and message a driver says with a
+// catalog key. The old-style leftovers are left out (TestKoreanLeftovers
+// holds them), and so are the notes, the source lines and PostgreSQL's log
+// lines, which are not pgwalk's code's text.
+func TestKoreanRunSaysNoEnglish(t *testing.T) {
+	for _, r := range allKoRuns(t) {
+		if en := catalog.English(r.out); len(en) > 0 {
+			t.Errorf("%s %s %s prints English: %q\n%s", r.driver, r.version, r.scenario, en, r.out)
+		}
+	}
+}
