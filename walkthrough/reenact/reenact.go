@@ -73,7 +73,16 @@ type Driver struct {
 	maxChildren int
 	slots       []bool
 	nextSlot    int
-	all         []*conn
+	// pool is the client-backend pool of a release that has one (built
+	// at Start with maxChildren entries); nil otherwise.
+	pool *pool
+	all  []*conn
+
+	// keys is the shared key table of a release whose cancel requests
+	// are checked against the keys the backends published, and keysPath
+	// its file; nil and "" otherwise. Set by Start.
+	keys     *keyTable
+	keysPath string
 
 	// Owned by the goroutine that calls Next.
 	cur      *conn
