@@ -16,7 +16,10 @@ type Release struct {
 	Version Version
 	// Files are the source files the release's notes cite.
 	Files []string
-	Facts Facts
+	// FileSHA256 pins files of Files by the SHA-256 of their whole text at
+	// the tag, in hex, where it is known: a downloaded copy must have it.
+	FileSHA256 map[string]string
+	Facts      Facts
 	// Plans holds one stop plan per scenario, in the order of Scenarios.
 	Plans []StopPlan
 }
@@ -465,6 +468,7 @@ type manifest struct {
 	Tag     string                   `yaml:"tag"`
 	Major   int                      `yaml:"major"`
 	Files   []string                 `yaml:"files"`
+	Pins    map[string]string        `yaml:"file_sha256"`
 	Facts   Facts                    `yaml:"facts"`
 	Plans   map[string][]PlannedStop `yaml:"plans"`
 }
@@ -493,9 +497,10 @@ func ParseRelease(name string, data []byte) (*Release, error) {
 		return nil, &ManifestError{File: name, Msg: err.Error()}
 	}
 	r := &Release{
-		Version: Version{Name: m.Release, Tag: m.Tag, Major: m.Major},
-		Files:   m.Files,
-		Facts:   m.Facts,
+		Version:    Version{Name: m.Release, Tag: m.Tag, Major: m.Major},
+		Files:      m.Files,
+		FileSHA256: m.Pins,
+		Facts:      m.Facts,
 	}
 	for _, sc := range Scenarios {
 		if stops, ok := m.Plans[sc]; ok {

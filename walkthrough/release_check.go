@@ -27,6 +27,7 @@ func ValueKeys() []string {
 var (
 	releaseName     = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 	protocolVersion = regexp.MustCompile(`^3\.[0-9]+$`)
+	sha256Hex       = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // phaseRank orders the phases a plan may name: a plan's stops never go
@@ -70,6 +71,14 @@ func (r *Release) validate() *ManifestError {
 		}
 		if slices.Contains(r.Files[:i], f) {
 			return bad(fmt.Sprintf("files[%d]", i), "%s is listed twice", f)
+		}
+	}
+	for f, sum := range r.FileSHA256 {
+		if !slices.Contains(r.Files, f) {
+			return bad("file_sha256", "%s is not one of files", f)
+		}
+		if !sha256Hex.MatchString(sum) {
+			return bad("file_sha256", "%s: %q is not a SHA-256 in lower-case hex", f, sum)
 		}
 	}
 	if err := r.Facts.validate(bad); err != nil {
