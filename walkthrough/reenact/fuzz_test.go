@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -122,34 +121,29 @@ func expected(in []byte, deadEnd bool) (o outcome, encReqs int, pid uint32, key 
 	}
 }
 
-// oracleParams judges the parameter list of a protocol 3 startup packet:
-// name/value pairs, each name not empty and each string ended by a zero
-// byte, then one zero byte that is the packet's last. It returns the last
-// "user" value.
+// oracleParams judges the parameter list b of a protocol 3 startup packet
+// the way ProcessStartupPacket's loop does (a zero byte appended, so that
+// every string ends): name/value pairs until an empty name or a name whose
+// value would start past the end; the packet is good when the scan stops
+// on its last byte. That is usually the terminating zero byte, but a last
+// byte that starts a name of its own is accepted too: PostgreSQL does. It
+// returns the last "user" value.
 func oracleParams(b []byte) (user string, ok bool) {
-	if len(b) == 0 || b[len(b)-1] != 0 {
-		return "", false
-	}
-	b = b[:len(b)-1]
-	if len(b) == 0 {
-		return "", true
-	}
-	if b[len(b)-1] != 0 {
-		return "", false
-	}
-	fields := strings.Split(string(b[:len(b)-1]), "\x00")
-	if len(fields)%2 != 0 {
-		return "", false
-	}
-	for i := 0; i < len(fields); i += 2 {
-		if fields[i] == "" {
-			return "", false
+	buf := append(append([]byte(nil), b...), 0)
+	str := func(i int) string { return string(buf[i : i+bytes.IndexByte(buf[i:], 0)]) }
+	i := 0
+	for i < len(b) {
+		name := str(i)
+		if name == "" || i+len(name)+1 >= len(b) {
+			break
 		}
-		if fields[i] == "user" {
-			user = fields[i+1]
+		value := str(i + len(name) + 1)
+		if name == "user" {
+			user = value
 		}
+		i += len(name) + 1 + len(value) + 1
 	}
-	return user, true
+	return user, i == len(b)-1
 }
 
 // FuzzServeBackendStartup feeds arbitrary bytes to the backend's side of
@@ -337,6 +331,7 @@ func TestStartupOracle(t *testing.T) {
 		{"protocol 4.0", packet(0x00040000, startupBody("user", "u")...), false, rejected, 0},
 		{"no terminator", packet(pgproto3.ProtocolVersion30, []byte("user\x00u\x00")...), false, rejected, 0},
 		{"a name without a value", packet(pgproto3.ProtocolVersion30, []byte("user\x00u\x00x\x00\x00")...), false, rejected, 0},
+		{"a last byte that is a name of its own", packet(pgproto3.ProtocolVersion30, []byte("user\x00u\x00a\x00\x00x")...), false, sessionStarted, 0},
 		{"no user", packet(pgproto3.ProtocolVersion30, startupBody("database", "d")...), false, rejected, 0},
 	}
 	for _, tc := range cases {

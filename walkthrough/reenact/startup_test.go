@@ -61,6 +61,11 @@ func TestParseStartup(t *testing.T) {
 	if v, ok := negotiate(sp, w); !ok || v != 0x30002 {
 		t.Errorf("negotiate = %x %t, want 3.2 (the options)", v, ok)
 	}
+	// A last byte that starts a name of its own ends the scan on the
+	// packet's last byte, which PostgreSQL takes for the terminator.
+	if sp, err := parseStartup(append(appendBE32(nil, 0x30000), "user\x00u\x00x"...), w); err != nil || sp.get("user") != "u" {
+		t.Errorf("a trailing name: %+v, %v; want the packet accepted as PostgreSQL accepts it", sp, err)
+	}
 	for _, tt := range []struct {
 		name string
 		pkt  []byte
