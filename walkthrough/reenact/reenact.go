@@ -1,9 +1,18 @@
 // Package reenact is the driver that performs every phase of BackendStartup
 // for real, with nothing but pgwalk: a mini postmaster with a Unix and a TCP
-// listen socket, a postmaster-death pipe, a child-slot table and a
-// BackendList; a client that connects; a cancel key from the OS CSPRNG; a
-// real child process that closes the sockets it inherited and then speaks
-// the PostgreSQL v3 wire protocol far enough for psql to connect.
+// listen socket, a postmaster-death pipe, a child-slot table (or, for a
+// release that has one, a pool of child entries) and a list of children; a
+// client that connects; a cancel key from the OS CSPRNG, made by the
+// postmaster or by the backend as the release makes it (a backend publishes
+// its key in a shared-memory table that a cancel connection's child
+// searches); a real child process that closes the sockets it inherited and
+// then speaks the PostgreSQL v3 wire protocol, with the protocol versions
+// the release speaks, far enough for psql to connect.
+//
+// What differs between releases comes from the release's manifest
+// (walkthrough.Facts): the driver branches on facts such as where the key
+// is made, when a child joins the list and whether there is a pool, never
+// on a version number.
 //
 // Go cannot fork without exec, so the child is started the way PostgreSQL
 // itself starts backends on Windows and in EXEC_BACKEND builds: fork+exec of
