@@ -44,7 +44,9 @@ const ChildCommand = "__reenact-backend"
 // slotCount is the mini postmaster's MaxLivePostmasterChildren(): the
 // too-many-children limit of canAcceptConnections and the size of the
 // child-slot table, one number for both as in PostgreSQL (which computes it
-// from max_connections and related settings).
+// from max_connections and related settings). For a release with a pool it
+// is the size of the client-backend pool (PostgreSQL 18 sizes it
+// 2 * (MaxConnections + max_wal_senders)).
 const slotCount = 16
 
 // Driver re-enacts BackendStartup with real processes. Create it with New;
