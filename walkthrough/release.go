@@ -337,8 +337,7 @@ type Record struct {
 	// Normal is the bkend_type of a client backend: "BACKEND_TYPE_NORMAL".
 	Normal string `yaml:"normal"`
 	// DeadEnd is the bkend_type of a dead-end child where that is a type
-	// of its own ("B_DEAD_END_BACKEND"); "" where the record has a
-	// dead_end flag instead.
+	// of its own ("B_DEAD_END_BACKEND"); "" where a dead_end field says it.
 	DeadEnd string `yaml:"dead_end"`
 }
 

@@ -317,8 +317,8 @@ func (r *Record) validate(bad badFunc) *ManifestError {
 	if !slices.Contains(names, r.Normal) {
 		return bad("facts.record.normal", "%q is not one of bkend_types", r.Normal)
 	}
-	if r.DeadEnd != "" && !slices.Contains(names, r.DeadEnd) {
-		return bad("facts.record.dead_end", "%q is not one of bkend_types", r.DeadEnd)
+	if r.DeadEnd != "" && (!slices.Contains(names, r.DeadEnd) || r.DeadEnd == r.Normal) {
+		return bad("facts.record.dead_end", "%q is not one of bkend_types other than normal", r.DeadEnd)
 	}
 	return nil
 }
