@@ -88,7 +88,7 @@ pgwalk steps through one real run of PostgreSQL's BackendStartup(): the moment
 the postmaster turns a new client connection into a backend process. It pauses
 at each phase (struct creation, struct init, fork, child cleanup and start,
 parent registration, and the fork-failure branch) and shows notes tied to the
-exact source lines of PostgreSQL `+strings.Join(walkthrough.VersionNames(), ", ")+`, next to the real pids,
+exact source lines of PostgreSQL ` + strings.Join(walkthrough.VersionNames(), ", ") + `, next to the real pids,
 cancel key, child slot and file descriptors of the run.
 
 By default the run is a re-enactment: pgwalk becomes a small postmaster with
