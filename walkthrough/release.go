@@ -17,7 +17,10 @@ type Release struct {
 	Version Version
 	// Files are the source files the release's notes cite.
 	Files []string
-	Facts Facts
+	// FileSHA256 pins files of Files by the SHA-256 of their whole text at
+	// the tag, in hex, where it is known: a downloaded copy must have it.
+	FileSHA256 map[string]string
+	Facts      Facts
 	// Plans holds one stop plan per scenario, in the order of Scenarios.
 	Plans []StopPlan
 	// Function is the whole of the walked function (Facts.Startup.Function)
@@ -53,6 +56,54 @@ type Facts struct {
 	// the value canAcceptConnections returns indexes it.
 	CanAccept []string `yaml:"can_accept"`
 	Symbols   Symbols  `yaml:"symbols"`
+	// Protocol is the range of protocol versions the release speaks.
+	Protocol Protocol `yaml:"protocol"`
+	// Pool is the fixed pool a connection's record is taken from, where
+	// the release has one (18's pmchild.c); nil where BackendStartup
+	// allocates a record for every connection.
+	Pool *Pool `yaml:"pool"`
+	// ForkedLog is the DEBUG2 line BackendStartup logs after a successful
+	// fork, with the placeholders {type} (the record's bkend_type, by its
+	// Enumerator.Desc), {pid} and {socket}: "forked new {type}, pid={pid}
+	// socket={socket}".
+	ForkedLog string `yaml:"forked_log"`
+}
+
+// Protocol is the range of frontend/backend protocol versions a release
+// speaks, as PG_PROTOCOL_EARLIEST and PG_PROTOCOL_LATEST say it.
+type Protocol struct {
+	// Earliest and Latest are protocol versions: "3.0", "3.2".
+	Earliest string `yaml:"earliest"`
+	Latest   string `yaml:"latest"`
+	// NegotiateAt is where ProcessStartupPacket answers a newer minor
+	// version, or protocol options it does not know, with
+	// NegotiateProtocolVersion: "backend_startup.c:840-842".
+	NegotiateAt string `yaml:"negotiate_at"`
+}
+
+// Pool is the fixed pool of records the postmaster takes a client
+// backend's record from (18's pmchild.c): the entries and their slot
+// numbers exist from start-up, an allocation pops the head of the pool's
+// free list, and a release pushes the entry back onto it. A connection
+// that finds the pool empty gets a dead-end record instead.
+type Pool struct {
+	// BackendType is the pool a connection's entry comes from, a name of
+	// Record.BkendTypes: "B_BACKEND".
+	BackendType string `yaml:"backend_type"`
+	// Size is how the release sizes the pool, as its code writes it:
+	// "2 * (MaxConnections + max_wal_senders)"; SizeAt is where.
+	Size   string `yaml:"size"`
+	SizeAt string `yaml:"size_at"`
+	// FirstSlot is the slot number of the pool's first entry.
+	FirstSlot int `yaml:"first_slot"`
+	// Empty is the accept state BackendStartup turns an empty pool into,
+	// a name of CanAccept ("CAC_TOOMANY"); EmptyAt is where.
+	Empty   string `yaml:"empty"`
+	EmptyAt string `yaml:"empty_at"`
+	// PushAt is where the allocation puts an entry on the child list:
+	// "pmchild.c:191"; DeadEndPushAt is where a dead-end one goes there.
+	PushAt        string `yaml:"push_at"`
+	DeadEndPushAt string `yaml:"dead_end_push_at"`
 }
 
 // Startup describes BackendStartup's signature and where its accept decision
@@ -153,6 +204,8 @@ type ChildPath struct {
 	// runs them, and ExecAt is where it does.
 	ExecSteps []string `yaml:"exec_steps"`
 	ExecAt    string   `yaml:"exec_at"`
+	// SlotAt is where the child sets MyPMChildSlot, when SetsSlot.
+	SlotAt string `yaml:"slot_at"`
 }
 
 // InitStep is one thing struct init sets, with where the release sets it.
@@ -177,11 +230,20 @@ type CancelKey struct {
 	// LengthVariable holds its length where the length varies:
 	// "MyCancelKeyLength".
 	LengthVariable string `yaml:"length_variable"`
+	// At is where the key is made, when MadeIn is the backend:
+	// "postgres.c:4264-4282".
+	At string `yaml:"at"`
+	// PublishedBy is the function that puts the key where a cancel
+	// request is checked, when that is shared memory: "ProcSignalInit".
+	PublishedBy string `yaml:"published_by"`
 	// InRecord is true when the postmaster's record of the child keeps a
 	// copy (Backend.cancel_key).
 	InRecord bool `yaml:"in_record"`
-	// Widths are the key's lengths, by the protocol the client speaks.
+	// Widths are the key's lengths, by the protocol version the client
+	// asks for (see BytesFor).
 	Widths []KeyWidth `yaml:"widths"`
+	// Request says which keys a CancelRequest may carry.
+	Request CancelRequestFacts `yaml:"request"`
 	// CheckedBy is the function that checks a cancel request's key, and
 	// CheckedAgainst what it compares with: CheckInheritedList or
 	// CheckSharedMemory.
@@ -199,12 +261,62 @@ const (
 	CheckSharedMemory = "shared-memory"
 )
 
+// CancelRequestFacts say how long the key of a CancelRequest may be, and
+// what the release logs for one of another length.
+type CancelRequestFacts struct {
+	// MinBytes and MaxBytes bound the key's length: 4 and 4 where the
+	// packet has a fixed size, 1 and 256 in 18.
+	MinBytes int `yaml:"min_bytes"`
+	MaxBytes int `yaml:"max_bytes"`
+	// ShortLog is the COMMERROR logged for a packet too short to hold a
+	// pid, and BadLengthLog the one for a key of another length.
+	ShortLog     string `yaml:"short_log"`
+	BadLengthLog string `yaml:"bad_length_log"`
+}
+
 // KeyWidth is the length of the cancel key for one protocol version.
 type KeyWidth struct {
-	// Protocol is the protocol version the client negotiated: "3.0".
+	// Protocol is the lowest protocol version a client asks for that
+	// gets this width: "3.0", "3.2".
 	Protocol string `yaml:"protocol"`
 	Bytes    int    `yaml:"bytes"`
 }
+
+// BytesFor returns the width of the key of a client that asked for
+// protocol requested ("3.1"): the width of the highest listed protocol at
+// or below it, as 18's PostgresMain tests the version the client asked
+// for (MyProcPort->proto), not the one it settled on. It returns 0 when
+// no width applies.
+func (k CancelKey) BytesFor(requested string) int {
+	best, bytes := -1, 0
+	rq, ok := ProtocolNumber(requested)
+	if !ok {
+		return 0
+	}
+	for _, w := range k.Widths {
+		p, ok := ProtocolNumber(w.Protocol)
+		if ok && p <= rq && p > best {
+			best, bytes = p, w.Bytes
+		}
+	}
+	return bytes
+}
+
+// ProtocolNumber returns protocol version s ("3.2") as PostgreSQL's
+// PG_PROTOCOL(major, minor) writes it: major<<16 | minor.
+func ProtocolNumber(s string) (int, bool) {
+	if !protocolVersion.MatchString(s) {
+		return 0, false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(s, "%d.%d", &major, &minor); err != nil || minor > 0xffff {
+		return 0, false
+	}
+	return major<<16 | minor, true
+}
+
+// ProtocolName returns protocol number n as "3.2".
+func ProtocolName(n uint32) string { return fmt.Sprintf("%d.%d", n>>16, n&0xffff) }
 
 // Bytes returns the width of the key for protocol, 0 when the release
 // has no key for it.
@@ -239,12 +351,29 @@ type Record struct {
 	BkendTypes []Enumerator `yaml:"bkend_types"`
 	// Normal is the bkend_type of a client backend: "BACKEND_TYPE_NORMAL".
 	Normal string `yaml:"normal"`
+	// DeadEnd is the bkend_type of a dead-end child where that is a type
+	// of its own ("B_DEAD_END_BACKEND"); "" where a dead_end field says it.
+	DeadEnd string `yaml:"dead_end"`
+}
+
+// Desc returns the description of bkend_type name (GetBackendTypeDesc's
+// words, "client backend"), or name itself when the manifest gives none.
+func (r Record) Desc(name string) string {
+	for _, e := range r.BkendTypes {
+		if e.Name == name && e.Desc != "" {
+			return e.Desc
+		}
+	}
+	return name
 }
 
 // Enumerator is one named value of a C enum or set of flags.
 type Enumerator struct {
 	Name  string `yaml:"name"`
 	Value int64  `yaml:"value"`
+	// Desc is how the release describes the value in its messages, where
+	// pgwalk shows it (GetBackendTypeDesc: "client backend").
+	Desc string `yaml:"desc"`
 }
 
 // RecordLayout is where a record's fields lie, in bytes from its start.
@@ -353,6 +482,7 @@ type manifest struct {
 	Tag     string                   `yaml:"tag"`
 	Major   int                      `yaml:"major"`
 	Files   []string                 `yaml:"files"`
+	Pins    map[string]string        `yaml:"file_sha256"`
 	Facts   Facts                    `yaml:"facts"`
 	Plans   map[string][]PlannedStop `yaml:"plans"`
 	// Function is optional: the range of Facts.Startup.Function.
@@ -383,10 +513,11 @@ func ParseRelease(name string, data []byte) (*Release, error) {
 		return nil, &ManifestError{File: name, Msg: err.Error()}
 	}
 	r := &Release{
-		Version:  Version{Name: m.Release, Tag: m.Tag, Major: m.Major},
-		Files:    m.Files,
-		Facts:    m.Facts,
-		Function: m.Function,
+		Version:    Version{Name: m.Release, Tag: m.Tag, Major: m.Major},
+		Files:      m.Files,
+		FileSHA256: m.Pins,
+		Facts:      m.Facts,
+		Function:   m.Function,
 	}
 	for _, sc := range Scenarios {
 		if stops, ok := m.Plans[sc]; ok {

@@ -27,6 +27,7 @@ func ValueKeys() []string {
 var (
 	releaseName     = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 	protocolVersion = regexp.MustCompile(`^3\.[0-9]+$`)
+	sha256Hex       = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // phaseRank orders the phases a plan may name: a plan's stops never go
@@ -72,6 +73,14 @@ func (r *Release) validate() *ManifestError {
 			return bad(fmt.Sprintf("files[%d]", i), "%s is listed twice", f)
 		}
 	}
+	for f, sum := range r.FileSHA256 {
+		if !slices.Contains(r.Files, f) {
+			return bad("file_sha256", "%s is not one of files", f)
+		}
+		if !sha256Hex.MatchString(sum) {
+			return bad("file_sha256", "%s: %q is not a SHA-256 in lower-case hex", f, sum)
+		}
+	}
 	if err := r.Facts.validate(bad); err != nil {
 		return err
 	}
@@ -107,6 +116,12 @@ func (f *Facts) validate(bad badFunc) *ManifestError {
 		{"facts.child_list.push", f.ChildList.Push},
 		{"facts.record.type", f.Record.Type},
 		{"facts.record.normal", f.Record.Normal},
+		{"facts.forked_log", f.ForkedLog},
+		{"facts.protocol.earliest", f.Protocol.Earliest},
+		{"facts.protocol.latest", f.Protocol.Latest},
+		{"facts.protocol.negotiate_at", f.Protocol.NegotiateAt},
+		{"facts.cancel_key.request.short_log", f.CancelKey.Request.ShortLog},
+		{"facts.cancel_key.request.bad_length_log", f.CancelKey.Request.BadLengthLog},
 	}
 	for _, r := range required {
 		if r.value == "" {
@@ -160,10 +175,33 @@ func (f *Facts) validate(bad badFunc) *ManifestError {
 	if err := distinct(bad, "facts.cancel_key.widths", protos); err != nil {
 		return err
 	}
+	if err := f.validateProtocol(bad); err != nil {
+		return err
+	}
+	if f.CancelKey.MadeIn == Backend && f.CancelKey.At == "" {
+		return bad("facts.cancel_key.at", "missing: say where the backend makes its key")
+	}
+	if f.CancelKey.CheckedAgainst == CheckSharedMemory && f.CancelKey.PublishedBy == "" {
+		return bad("facts.cancel_key.published_by", "missing: name what puts the key in shared memory")
+	}
+	if rq := f.CancelKey.Request; rq.MinBytes < 1 || rq.MaxBytes > 256 || rq.MinBytes > rq.MaxBytes {
+		return bad("facts.cancel_key.request", "min_bytes %d, max_bytes %d: a cancel key has 1 to 256 bytes", rq.MinBytes, rq.MaxBytes)
+	}
+	if f.Child.SetsSlot && f.Child.SlotAt == "" {
+		return bad("facts.child.slot_at", "missing: say where the child sets its slot")
+	}
+	for _, ph := range []string{"{pid}", "{socket}"} {
+		if !strings.Contains(f.ForkedLog, ph) {
+			return bad("facts.forked_log", "%q lacks %s", f.ForkedLog, ph)
+		}
+	}
 	if r, ok := phaseRank(f.ChildList.JoinedIn); !ok || r < 1 || r > MainPhaseCount {
 		return bad("facts.child_list.joined_in", "%q is not a phase of BackendStartup", f.ChildList.JoinedIn)
 	}
 	if err := f.Record.validate(bad); err != nil {
+		return err
+	}
+	if err := f.validatePool(bad); err != nil {
 		return err
 	}
 	if err := distinct(bad, "facts.can_accept", f.CanAccept); err != nil {
@@ -173,6 +211,55 @@ func (f *Facts) validate(bad badFunc) *ManifestError {
 		return bad("facts.can_accept", "the CAC_state names, in declaration order, starting with CAC_OK")
 	}
 	return distinct(bad, "facts.symbols.inlined", f.Symbols.Inlined)
+}
+
+// validateProtocol checks the protocol range, and that every version in it
+// gets a cancel key of some width.
+func (f *Facts) validateProtocol(bad badFunc) *ManifestError {
+	earliest, ok := ProtocolNumber(f.Protocol.Earliest)
+	if !ok {
+		return bad("facts.protocol.earliest", "%q is not a protocol version such as 3.0", f.Protocol.Earliest)
+	}
+	latest, ok := ProtocolNumber(f.Protocol.Latest)
+	if !ok {
+		return bad("facts.protocol.latest", "%q is not a protocol version such as 3.2", f.Protocol.Latest)
+	}
+	if earliest > latest {
+		return bad("facts.protocol", "earliest %s comes after latest %s", f.Protocol.Earliest, f.Protocol.Latest)
+	}
+	if f.CancelKey.BytesFor(f.Protocol.Earliest) == 0 {
+		return bad("facts.cancel_key.widths", "no width for a client that asks for protocol %s", f.Protocol.Earliest)
+	}
+	return nil
+}
+
+// validatePool checks the pool against the record and the accept states.
+func (f *Facts) validatePool(bad badFunc) *ManifestError {
+	p := f.Pool
+	if p == nil {
+		return nil
+	}
+	types := make([]string, len(f.Record.BkendTypes))
+	for i, e := range f.Record.BkendTypes {
+		types[i] = e.Name
+	}
+	switch {
+	case !slices.Contains(types, p.BackendType):
+		return bad("facts.pool.backend_type", "%q is not one of facts.record.bkend_types", p.BackendType)
+	case !slices.Contains(f.CanAccept, p.Empty):
+		return bad("facts.pool.empty", "%q is not one of facts.can_accept", p.Empty)
+	case p.FirstSlot < 1:
+		return bad("facts.pool.first_slot", "%d: slot numbers start at 1 (0 is a dead end's)", p.FirstSlot)
+	case p.Size == "" || p.SizeAt == "" || p.EmptyAt == "":
+		return bad("facts.pool", "give size, size_at and empty_at")
+	case f.ChildList.JoinedIn == StructCreation && (p.PushAt == "" || p.DeadEndPushAt == ""):
+		return bad("facts.pool", "give push_at and dead_end_push_at: a child joins %s when its entry is taken", f.ChildList.Name)
+	case f.Functions.AllocateDeadEnd.Function == "":
+		return bad("facts.functions.allocate_dead_end", "missing: a connection that finds the pool empty gets a dead-end record")
+	case f.Record.DeadEnd == "":
+		return bad("facts.record.dead_end", "missing: name the bkend_type of a dead-end child")
+	}
+	return nil
 }
 
 func (r *Record) validate(bad badFunc) *ManifestError {
@@ -229,6 +316,9 @@ func (r *Record) validate(bad badFunc) *ManifestError {
 	}
 	if !slices.Contains(names, r.Normal) {
 		return bad("facts.record.normal", "%q is not one of bkend_types", r.Normal)
+	}
+	if r.DeadEnd != "" && (!slices.Contains(names, r.DeadEnd) || r.DeadEnd == r.Normal) {
+		return bad("facts.record.dead_end", "%q is not one of bkend_types other than normal", r.DeadEnd)
 	}
 	return nil
 }

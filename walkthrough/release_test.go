@@ -127,6 +127,23 @@ func TestParseReleaseFacts(t *testing.T) {
 // TestCanonicalPlans: every release plans one stop per phase, the same
 // phases in the same processes, so that every driver emits the same
 // sequence; only the code points and the values differ.
+// TestKeyBytesFor: the key's width follows the version the client asked
+// for: the width of the highest listed version at or below it.
+func TestKeyBytesFor(t *testing.T) {
+	k := CancelKey{Widths: []KeyWidth{{Protocol: "3.0", Bytes: 4}, {Protocol: "3.2", Bytes: 32}}}
+	for _, tt := range []struct {
+		proto string
+		want  int
+	}{{"3.0", 4}, {"3.1", 4}, {"3.2", 32}, {"3.3", 32}, {"3.10", 32}, {"2.0", 0}, {"x", 0}} {
+		if got := k.BytesFor(tt.proto); got != tt.want {
+			t.Errorf("BytesFor(%s) = %d, want %d", tt.proto, got, tt.want)
+		}
+	}
+	if n, ok := ProtocolNumber("3.2"); !ok || n != 0x30002 || ProtocolName(uint32(n)) != "3.2" {
+		t.Errorf("ProtocolNumber(3.2) = %x %t", n, ok)
+	}
+}
+
 func TestCanonicalPlans(t *testing.T) {
 	want := map[string]string{
 		ScenarioNormal:      "struct-creation/postmaster record-allocated, struct-init/postmaster record-initialized, fork/postmaster fork-returned, child/backend child-cleaned-up, parent-registration/postmaster child-registered, epilogue/client closing-check",
@@ -180,6 +197,15 @@ func TestParseReleaseRejects(t *testing.T) {
 		{"value twice", "values: [postmaster_pid, child_pid, fork_return]", "values: [postmaster_pid, child_pid, child_pid]", "listed twice"},
 		{"no code point", "at: \"launch_client_child, childstart.c:31: fork_process() has returned the child's pid in the postmaster\"", "at: \"\"", "say where in the code"},
 		{"point twice", "point: record-initialized", "point: record-allocated", "listed twice"},
+		{"no protocol range", "    latest: \"3.1\"", "    latest: \"\"", "facts.protocol.latest: missing"},
+		{"earliest after latest", "    earliest: \"3.0\"", "    earliest: \"3.2\"", "earliest 3.2 comes after latest 3.1"},
+		{"no key for the earliest", "{protocol: \"3.0\", bytes: 4}", "{protocol: \"3.1\", bytes: 4}", "no width for a client that asks for protocol 3.0"},
+		{"a forked log without the pid", "pid={pid} socket={socket}", "socket={socket}", "lacks {pid}"},
+		{"cancel request bounds", "request: {min_bytes: 4, max_bytes: 4", "request: {min_bytes: 5, max_bytes: 4", "a cancel key has 1 to 256 bytes"},
+		{"a backend's key made nowhere", "made_in: postmaster", "made_in: backend", "facts.cancel_key.at: missing"},
+		{"a pool of an unknown type", "  protocol:", "  pool: {backend_type: CHILD_OTHER, size: n, size_at: x, first_slot: 1, empty: CAC_TOOMANY, empty_at: y}\n  protocol:", "facts.pool.backend_type: \"CHILD_OTHER\" is not one of"},
+		{"a pool with no dead end", "  protocol:", "  pool: {backend_type: CHILD_CLIENT, size: n, size_at: x, first_slot: 1, empty: CAC_TOOMANY, empty_at: y}\n  protocol:", "facts.functions.allocate_dead_end: missing"},
+		{"a pool from slot 0", "  protocol:", "  pool: {backend_type: CHILD_CLIENT, size: n, size_at: x, first_slot: 0, empty: CAC_TOOMANY, empty_at: y}\n  protocol:", "slot numbers start at 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

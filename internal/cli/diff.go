@@ -34,9 +34,7 @@ type DiffOptions struct {
 func NewCmdDiff(f *Factory, runF func(*DiffOptions) error) *cobra.Command {
 	opts := &DiffOptions{IO: f.IO, Factory: f}
 	var fromName, toName string
-	if versions := walkthrough.Versions(); len(versions) > 0 {
-		fromName, toName = versions[0].Name, versions[len(versions)-1].Name
-	}
+	fromName, toName = defaultDiffPair()
 	cmd := &cobra.Command{
 		Use:   "diff [PHASE] [--from V] [--to V]",
 		Short: "Show where each phase lives in two releases, and what changed",
@@ -48,8 +46,8 @@ in order. PHASE is a phase name or its number (1-5):
 
   ` + strings.Join(walkthrough.PhaseIDs(), ", ") + `
 
-Without --from and --to the oldest and the newest release are compared. Any
-two releases that have a comparison text can be, in either order:
+Without --from and --to the two newest releases are compared (` + defaultDiffPairText() + `).
+Any two releases that have a comparison text can be, in either order:
 ` + diffPairList() + `.
 
 On a terminal the comparison is rendered with colour; piped it is plain text;
@@ -107,6 +105,26 @@ changes is Markdown.`),
 	_ = cmd.RegisterFlagCompletionFunc("to", completeDiffVersions("from"))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// defaultDiffPair returns the releases diff compares when --from and --to
+// are not given: the two newest, older first ("17.1", "18.4"). With a
+// single release both are that release (and diff refuses the pair).
+func defaultDiffPair() (from, to string) {
+	versions := walkthrough.Versions()
+	switch len(versions) {
+	case 0:
+		return "", ""
+	case 1:
+		return versions[0].Name, versions[0].Name
+	}
+	return versions[len(versions)-2].Name, versions[len(versions)-1].Name
+}
+
+// defaultDiffPairText says the default pair for the help: "17.1 → 18.4".
+func defaultDiffPairText() string {
+	from, to := defaultDiffPair()
+	return from + " → " + to
 }
 
 // diffPairList lists the pairs of releases that have comparison texts.

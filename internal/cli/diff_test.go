@@ -30,8 +30,9 @@ func runDiffCmd(t *testing.T, tty bool, args ...string) (stdout, stderr string, 
 }
 
 func TestDiffFlags(t *testing.T) {
+	// Without --from and --to, diff compares the two newest releases.
 	names := walkthrough.VersionNames()
-	oldest, newest := names[0], names[len(names)-1]
+	older, newest := names[len(names)-2], names[len(names)-1]
 	tests := []struct {
 		name      string
 		args      []string
@@ -41,10 +42,10 @@ func TestDiffFlags(t *testing.T) {
 		wantTo    string
 		wantPhase walkthrough.PhaseID
 	}{
-		{name: "defaults", args: nil, wantFrom: oldest, wantTo: newest},
+		{name: "defaults", args: nil, wantFrom: older, wantTo: newest},
 		{name: "reverse", args: []string{"--from", "17.1", "--to", "16.4"}, wantFrom: "17.1", wantTo: "16.4"},
 		{name: "majors and tags", args: []string{"--from", "16", "--to", "REL_17_1", "fork"}, wantFrom: "16.4", wantTo: "17.1", wantPhase: walkthrough.Fork},
-		{name: "phase by number", args: []string{"4"}, wantFrom: oldest, wantTo: newest, wantPhase: walkthrough.Child},
+		{name: "phase by number", args: []string{"4"}, wantFrom: older, wantTo: newest, wantPhase: walkthrough.Child},
 		{name: "same version twice", args: []string{"--from", "16.4", "--to", "16"}, wantCode: ExitUsage, wantErr: "--from and --to both name 16.4"},
 		{name: "unsupported from", args: []string{"--from", "15.2"}, wantCode: ExitUsage, wantErr: `--from: unsupported PostgreSQL version "15.2"`},
 		{name: "unsupported to", args: []string{"--to", "19.0"}, wantCode: ExitUsage, wantErr: `--to: unsupported PostgreSQL version "19.0"`},
@@ -100,7 +101,7 @@ func TestDiffFlags(t *testing.T) {
 }
 
 func TestDiffJSON(t *testing.T) {
-	out, stderr, code := runDiffCmd(t, false, "--output", "json")
+	out, stderr, code := runDiffCmd(t, false, "--from", "16.4", "--to", "17.1", "--output", "json")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -141,6 +142,35 @@ func TestDiffJSON(t *testing.T) {
 	}
 }
 
+// TestDiffJSONDefault: without --from and --to the JSON compares 17.1 and
+// 18.4, with every to-permalink at REL_18_4.
+func TestDiffJSONDefault(t *testing.T) {
+	out, stderr, code := runDiffCmd(t, false, "--output", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rows []DiffPhase
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("not a JSON array: %v\n%s", err, out)
+	}
+	if len(rows) != len(walkthrough.Phases()) {
+		t.Fatalf("%d phases, want %d", len(rows), len(walkthrough.Phases()))
+	}
+	for _, r := range rows {
+		if r.From.Version != "17.1" || r.To.Version != "18.4" || r.To.Tag != "REL_18_4" {
+			t.Errorf("%s: from %+v to %+v, want 17.1 to 18.4", r.Phase, r.From, r.To)
+		}
+		for _, ref := range r.To.Refs {
+			if !strings.Contains(ref.Permalink, "/blob/REL_18_4/") {
+				t.Errorf("%s: to-permalink %s is not at REL_18_4", r.Phase, ref.Permalink)
+			}
+		}
+	}
+	if got := rows[2].To.Refs[1].String(); got != "launch_backend.c:216-295" {
+		t.Errorf("18.4 fork launcher at %s, want launch_backend.c:216-295", got)
+	}
+}
+
 func TestDiffText(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -151,7 +181,7 @@ func TestDiffText(t *testing.T) {
 	}{
 		{
 			name: "one phase piped",
-			args: []string{"parent-registration"},
+			args: []string{"--from", "16.4", "--to", "17.1", "parent-registration"},
 			want: []string{"Phase 5/5 · Parent registration · 16.4 → 17.1", "postmaster.c:4211-4229", "postmaster.c:3611-3629",
 				"https://github.com/postgres/postgres/blob/REL_17_1/src/backend/postmaster/postmaster.c#L3611-L3629", "4222 → 3622"},
 			notWant: []string{"\x1b[", "Struct creation"},
@@ -164,8 +194,14 @@ func TestDiffText(t *testing.T) {
 		},
 		{
 			name: "korean",
-			args: []string{"--lang", "ko", "child"},
+			args: []string{"--from", "16.4", "--to", "17.1", "--lang", "ko", "child"},
 			want: []string{"4/5단계 · 자식 프로세스 정리와 시작 · 16.4 → 17.1", "코드 위치", "달라진 점", "launch_backend.c:244-279"},
+		},
+		{
+			name:    "default pair is the two newest",
+			args:    []string{"parent-registration"},
+			want:    []string{"Phase 5/5 · Parent registration · 17.1 → 18.4", "postmaster.c:3585-3596", "pmchild.c:270-286"},
+			notWant: []string{"16.4"},
 		},
 		{
 			name: "every phase",

@@ -89,8 +89,8 @@ pgwalk steps through one real run of PostgreSQL's BackendStartup(): the moment
 the postmaster turns a new client connection into a backend process. It pauses
 at each phase (struct creation, struct init, fork, child cleanup and start,
 parent registration, and the fork-failure branch) and shows notes tied to the
-exact source lines of PostgreSQL 16.4 and 17.1, next to the real pids, cancel
-key, child slot and file descriptors of the run.
+exact source lines of PostgreSQL ` + strings.Join(walkthrough.VersionNames(), ", ") + `, next to the real pids,
+cancel key, child slot and file descriptors of the run.
 
 By default the run is a re-enactment: pgwalk becomes a small postmaster with
 real sockets, a real client, a cancel key from the OS's random source and a
@@ -99,6 +99,9 @@ with ptrace instead.`),
 		Example: strings.Trim(`
   # walk BackendStartup of PostgreSQL 16.4, one phase per key press
   pgwalk run --version 16.4
+
+  # PostgreSQL 18.4: pooled entries, the cancel key made in the backend
+  pgwalk run --version 18.4
 
   # let students connect with their own psql and watch their connection
   pgwalk run --version 17.1 --wait-for-client

@@ -36,7 +36,7 @@ func NewCmdShow(f *Factory, runF func(*ShowOptions) error) *cobra.Command {
 		Short: "Render one phase's note",
 		Long: strings.TrimSpace(`
 Render the note of one phase for one release: what the code does and why, the
-cited line ranges with permalinks, what changed between 16.4 and 17.1, and
+cited line ranges with permalinks, what changed from the release before, and
 what to look at in a run. PHASE is a phase name or its number (1-5):
 
   ` + strings.Join(walkthrough.PhaseIDs(), ", ")),

@@ -448,3 +448,42 @@ func TestVerifyRealSource(t *testing.T) {
 		t.Fatalf("exit %d: %v", r.code, r.err)
 	}
 }
+
+// TestVerifyReleaseTrees checks each release's notes against the exact
+// text of its cited files, in PGWALK_PG_SOURCES/<release> (a directory of
+// trees such as shared/facts/pg-release-text.sh builds for 18.4), and that
+// another release's tree fails. It is skipped when the variable is not set.
+func TestVerifyReleaseTrees(t *testing.T) {
+	root := os.Getenv("PGWALK_PG_SOURCES")
+	if root == "" {
+		t.Skip("PGWALK_PG_SOURCES is not set")
+	}
+	set, err := annotations.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trees []string
+	for _, v := range walkthrough.Versions() {
+		dir := filepath.Join(root, v.Name)
+		if _, err := os.Stat(dir); err != nil {
+			t.Logf("%s: no tree in %s", v.Name, dir)
+			continue
+		}
+		trees = append(trees, v.Name)
+		t.Run(v.Name, func(t *testing.T) {
+			r := runCmd(t, set, verifyCmd(t.TempDir()), "--source", dir, "--version", v.Name)
+			if r.code != ExitOK || !strings.Contains(r.out, "cited ranges hold") {
+				t.Fatalf("exit %d: %v\n%s%s", r.code, r.err, r.errOut, r.out)
+			}
+		})
+	}
+	if len(trees) < 2 {
+		return
+	}
+	// A tree of another release does not hold the ranges.
+	other := filepath.Join(root, trees[0])
+	r := runCmd(t, set, verifyCmd(t.TempDir()), "--source", other, "--version", trees[len(trees)-1])
+	if r.code == ExitOK {
+		t.Errorf("verify --version %s against the %s tree passed:\n%s", trees[len(trees)-1], trees[0], r.out)
+	}
+}

@@ -27,6 +27,8 @@ func scalars(v walkthrough.Values) []scalar {
 	}
 	if v.CancelKey != nil {
 		add("cancel_key", fmt.Sprintf("%d (0x%08x)", *v.CancelKey, uint32(*v.CancelKey)))
+	} else if v.CancelKeyHex != "" {
+		add("cancel_key_hex", v.CancelKeyHex)
 	}
 	if v.CanAccept != "" {
 		add("can_accept", v.CanAccept)
@@ -38,7 +40,11 @@ func scalars(v walkthrough.Values) []scalar {
 		add("child_slot", *v.ChildSlot)
 	}
 	if k := v.ClientBackendKey; k != nil {
-		add("client_backend_key", fmt.Sprintf("pid %d, key %d", k.PID, k.SecretKey))
+		if len(k.SecretKeyHex) > 8 {
+			add("client_backend_key", fmt.Sprintf("pid %d, key %s", k.PID, k.SecretKeyHex))
+		} else {
+			add("client_backend_key", fmt.Sprintf("pid %d, key %d", k.PID, k.SecretKey))
+		}
 	}
 	if r := v.CancelRequest; r != nil {
 		add("cancel_request", fmt.Sprintf("pid %d, matched %t, checked_by_pid %d", r.PID, r.Matched, r.CheckedByPID))
@@ -51,8 +57,17 @@ func scalars(v walkthrough.Values) []scalar {
 
 // nodeLine describes a Backend record on one line.
 func nodeLine(n walkthrough.BackendNode) string {
-	return fmt.Sprintf("pid %d · cancel_key %d · child_slot %d · bkend_type %s · dead_end %t",
-		n.PID, n.CancelKey, n.ChildSlot, cell(n.BkendType), n.DeadEnd)
+	return fmt.Sprintf("pid %d%s · child_slot %d · bkend_type %s · dead_end %t",
+		n.PID, nodeKey(n), n.ChildSlot, cell(n.BkendType), n.DeadEnd)
+}
+
+// nodeKey is the record's cancel_key part, "" for a record with no key
+// field (18's PMChild).
+func nodeKey(n walkthrough.BackendNode) string {
+	if n.NoKey {
+		return ""
+	}
+	return fmt.Sprintf(" · cancel_key %d", n.CancelKey)
 }
 
 // CompactValuesMarkdown returns the short "What happened" of a stop: only

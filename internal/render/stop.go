@@ -311,8 +311,8 @@ func valuesBody(ev walkthrough.Event, ascii bool, lang string) string {
 func backendList(nodes []walkthrough.BackendNode) string {
 	var b strings.Builder
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "- pid %d · cancel_key %d · child_slot %d · bkend_type %s · dead_end %t · bgworker_notify %t\n",
-			n.PID, n.CancelKey, n.ChildSlot, cell(n.BkendType), n.DeadEnd, n.BgworkerNotify)
+		fmt.Fprintf(&b, "- pid %d%s · child_slot %d · bkend_type %s · dead_end %t · bgworker_notify %t\n",
+			n.PID, nodeKey(n), n.ChildSlot, cell(n.BkendType), n.DeadEnd, n.BgworkerNotify)
 	}
 	b.WriteString("\n")
 	return b.String()

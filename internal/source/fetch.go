@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,18 @@ func (e *RangeMismatchError) Error() string {
 	return fmt.Sprintf("%s: %s lines %d-%d: expected sha256 %s, actual %s", e.Note, r.Ref.File, r.Ref.First, r.Ref.Last, r.Ref.SHA256, r.Actual)
 }
 
+// FileHashError says that a downloaded file is not the text the release
+// pins: its whole-file SHA-256 differs from the one the release's manifest
+// gives. Fetch returns it, joined with any others, and caches nothing.
+type FileHashError struct {
+	File       string
+	Want, Have string
+}
+
+func (e *FileHashError) Error() string {
+	return fmt.Sprintf("%s: sha256 %s, the release's text has %s", e.File, e.Have, e.Want)
+}
+
 // citation is one ref of one note.
 type citation struct {
 	note string
@@ -78,8 +91,9 @@ func citations(v walkthrough.Version, notes []*annotations.Note) (map[string][]c
 }
 
 // Fetch downloads every file that notes cite for version v, at v's tag,
-// from BaseURL/<tag>/<path>, and checks every cited range of v's notes
-// against it. Only when every range of every file matches does it write the
+// from BaseURL/<tag>/<path>, and checks it: the whole file against the
+// SHA-256 the release pins it with, where it does (a *FileHashError
+// otherwise), and every cited range of v's notes. Only when every range of every file matches does it write the
 // files into the cache, replacing the tag's directory in one rename; otherwise it writes nothing and
 // returns the *RangeMismatchError of each range that failed (errors.Join).
 // Options.Timeout and ctx bound the whole download.
@@ -99,12 +113,22 @@ func (s *Store) Fetch(ctx context.Context, v walkthrough.Version, notes []*annot
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 
+	// The release's pins: files whose whole text is known.
+	var pins map[string]string
+	if r := v.Release(); r != nil {
+		pins = r.FileSHA256
+	}
 	got := make(map[string][]byte, len(files))
 	var bad []error
 	for _, f := range files {
 		data, err := s.download(ctx, v, f)
 		if err != nil {
 			return err
+		}
+		if want := pins[f]; want != "" {
+			if have := fmt.Sprintf("%x", sha256.Sum256(data)); have != want {
+				bad = append(bad, &FileHashError{File: f, Want: want, Have: have})
+			}
 		}
 		lines := SplitLines(data)
 		for _, c := range byFile[f] {

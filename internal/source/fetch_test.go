@@ -2,7 +2,9 @@ package source
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 // fakeGitHub serves files by "/<tag>/<path>"; a path in slow blocks until
@@ -161,5 +165,51 @@ func TestFetchNeedsNotes(t *testing.T) {
 	s := Open(Options{CacheDir: t.TempDir(), BaseURL: "http://127.0.0.1:1"})
 	if err := s.Fetch(context.Background(), v17, allNotes(fixtureNotes(t), v16)); err == nil {
 		t.Fatal("Fetch of a version no note cites succeeded")
+	}
+}
+
+// pinnedV16 returns 16.4 with a manifest that pins demo.c by the SHA-256 of
+// text (and cites demo.c and other.c).
+func pinnedV16(t *testing.T, text string) walkthrough.Version {
+	t.Helper()
+	m, err := os.ReadFile("../../annotations/releases/16.4/release.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(m)
+	i, j := strings.Index(s, "files:\n"), strings.Index(s, "\nfacts:\n")
+	if i < 0 || j < i {
+		t.Fatal("16.4's manifest has no files: ... facts: part")
+	}
+	pinned := fmt.Sprintf("files:\n  - %s\n  - %s\nfile_sha256:\n  %s: %x\n", demoPath, otherPath, demoPath, sha256.Sum256([]byte(text)))
+	r, err := walkthrough.ParseRelease("pinned.yaml", []byte(s[:i]+pinned+s[j:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Version
+}
+
+// TestFetchChecksTheWholeFile: a file the release pins is cached only when
+// its whole text has the pinned SHA-256, even when every cited range holds.
+func TestFetchChecksTheWholeFile(t *testing.T) {
+	notes := allNotes(fixtureNotes(t), v16)
+	// A change outside every cited range: the ranges hold, the file differs.
+	changed := demoC + "/* a line no note cites */\n"
+	srv := fakeGitHub(t, map[string]string{"/REL_16_4/" + demoPath: changed, "/REL_16_4/" + otherPath: otherC}, nil)
+
+	cache := t.TempDir()
+	s := Open(Options{CacheDir: cache, BaseURL: srv.URL, HTTPClient: srv.Client()})
+	err := s.Fetch(context.Background(), pinnedV16(t, demoC), notes)
+	var fh *FileHashError
+	if !errors.As(err, &fh) || fh.File != demoPath || fh.Want != fmt.Sprintf("%x", sha256.Sum256([]byte(demoC))) {
+		t.Fatalf("err = %v, want a FileHashError for %s", err, demoPath)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("the cache holds %d entries after a refused fetch", len(entries))
+	}
+
+	// The same file, pinned by its own hash, is cached.
+	if err := s.Fetch(context.Background(), pinnedV16(t, changed), notes); err != nil {
+		t.Fatalf("a file with the pinned hash: %v", err)
 	}
 }

@@ -1,19 +1,23 @@
 package reenact
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-// protocol30 is the only protocol version PostgreSQL 16 and 17 speak (3.0).
+// protocol30 is protocol version 3.0, the only one PostgreSQL 16 and 17
+// speak and the one psql 15 asks for.
 const protocol30 = pgproto3.ProtocolVersion30
 
 // backendHooks connect the wire-protocol side of a backend to its
@@ -22,9 +26,13 @@ type backendHooks struct {
 	// report sends a message to the postmaster.
 	report func(fromChild) error
 	// cancel handles a CancelRequest read from the client: it checks the
-	// pid and key against the child's copy of BackendList, signals the
+	// pid and key where the release checks them (the child's copy of the
+	// postmaster's list, or the keys the backends published), signals the
 	// backend on a match and reports what it did.
-	cancel func(pid int, key int32) error
+	cancel func(pid int, key []byte) error
+	// publish puts the key the backend made where a cancel connection's
+	// child will look for it; nil when there is no such place.
+	publish func(key []byte) error
 	// sleep runs pg_sleep for query: it waits d, or less when a SIGINT
 	// cancels the statement (cancelled is then true) or the backend must
 	// end (err). When sleep is nil the statement completes at once.
@@ -38,72 +46,74 @@ const (
 )
 
 // serveBackend does what a backend does from BackendInitialize on: it reads
-// the startup packet (answering 'N' to SSL and GSS encryption requests and
-// forwarding a CancelRequest), authenticates everyone, reports parameters,
-// sends BackendKeyData(pid, key) and ReadyForQuery, then runs
-// "SELECT pg_sleep(n)" (cancellable by a cancel request) and answers every
-// other query with an error until the client sends Terminate or goes away.
-// It returns the process's exit code.
+// the startup packet as ProcessStartupPacket does (answering 'N' to SSL and
+// GSS encryption requests, handing a CancelRequest to the cancel hook,
+// answering a newer minor protocol version or unknown protocol options with
+// NegotiateProtocolVersion), refuses the client if it is a dead end, makes
+// its cancel key if the release has the backend make it, authenticates
+// everyone, reports parameters, sends BackendKeyData(pid, key) and
+// ReadyForQuery, then runs "SELECT pg_sleep(n)" (cancellable by a cancel
+// request) and answers every other query with an error until the client
+// sends Terminate or goes away. It returns the process's exit code.
 func serveBackend(conn net.Conn, vars backendVars, fl flavor, pid int, h backendHooks) int {
-	be := pgproto3.NewBackend(conn, conn)
-	var startup *pgproto3.StartupMessage
-	for startup == nil {
-		msg, err := be.ReceiveStartupMessage()
+	w := fl.wire
+	var pkt []byte
+	for {
+		code, p, err := readStartupPacket(conn)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				// PostgreSQL does not complain when the client closes the
-				// connection before sending anything.
-				_ = h.report(fromChild{Type: msgError, Text: "client closed the connection before sending a startup packet"})
-				return 0
-			}
 			// PostgreSQL logs a malformed startup packet as COMMERROR
 			// (server log only, nothing to the client) and the backend
-			// exits with status 0.
-			_ = h.report(fromChild{Type: msgError, Text: "invalid startup packet: " + err.Error()})
+			// exits with status 0; a client that sent nothing is not
+			// even logged.
+			_ = h.report(fromChild{Type: msgError, Text: startupErrorText(err)})
 			return 0
 		}
-		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+		switch code {
+		case reqSSL, reqGSS:
 			if _, err := conn.Write([]byte{'N'}); err != nil {
 				_ = h.report(fromChild{Type: msgError, Text: "answer encryption request: " + err.Error()})
 				return 0
 			}
-		case *pgproto3.CancelRequest:
-			if len(m.SecretKey) != 4 {
-				_ = h.report(fromChild{Type: msgError, Text: fmt.Sprintf("invalid length of cancel request key: %d bytes", len(m.SecretKey))})
+			continue
+		case reqCancel:
+			cp, err := parseCancel(p, w)
+			if err != nil {
+				_ = h.report(fromChild{Type: msgError, Text: startupErrorText(err)})
 				return 0
 			}
-			key := int32(binary.BigEndian.Uint32(m.SecretKey))
-			if err := h.cancel(int(m.ProcessID), key); err != nil {
+			if err := h.cancel(int(cp.PID), cp.Key); err != nil {
 				_ = h.report(fromChild{Type: msgError, Text: "forward cancel request: " + err.Error()})
 			}
 			// Nothing is sent back to the client.
 			return 0
-		case *pgproto3.StartupMessage:
-			startup = m
-		default:
-			_ = h.report(fromChild{Type: msgError, Text: fmt.Sprintf("unexpected startup message %T", msg)})
-			return 0
 		}
+		pkt = p
+		break
+	}
+
+	be := pgproto3.NewBackend(conn, conn)
+	sp, err := parseStartup(pkt, w)
+	if err != nil {
+		var se *startupError
+		if errors.As(err, &se) && se.Code != "" {
+			return fatal(be, h, se.Code, se.Message)
+		}
+		_ = h.report(fromChild{Type: msgError, Text: err.Error()})
+		return 0
 	}
 
 	var sent []string
-	var unrecognized []string
-	for name := range startup.Parameters {
-		if strings.HasPrefix(name, "_pq_.") {
-			unrecognized = append(unrecognized, name)
-		}
+	version := sp.Proto
+	if v, ok := negotiate(sp, w); ok {
+		version = v
+		be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: v, UnrecognizedOptions: sp.Unrecognized})
+		sent = append(sent, "NegotiateProtocolVersion("+walkthrough.ProtocolName(v)+")")
 	}
-	sort.Strings(unrecognized)
-	if startup.ProtocolVersion != protocol30 || len(unrecognized) > 0 {
-		be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: protocol30, UnrecognizedOptions: unrecognized})
-		sent = append(sent, "NegotiateProtocolVersion(3.0)")
-	}
-	user := startup.Parameters["user"]
+	user := sp.get("user")
 	if user == "" {
 		return fatal(be, h, "28000", "no PostgreSQL user name specified in startup packet")
 	}
-	db := startup.Parameters["database"]
+	db := sp.get("database")
 	if db == "" {
 		db = user
 	}
@@ -111,15 +121,33 @@ func serveBackend(conn net.Conn, vars backendVars, fl flavor, pid int, h backend
 		return fatal(be, h, "53300", "sorry, too many clients already")
 	}
 
+	// The key: the postmaster's, inherited with the backend variables,
+	// or one this backend makes now, as PostgresMain does before
+	// InitPostgres, as long as the client's requested protocol says.
+	secret := make([]byte, 4)
+	binary.BigEndian.PutUint32(secret, uint32(vars.CancelKey))
+	made := false
+	if n := w.keyBytes(sp.Proto); n > 0 {
+		secret = make([]byte, n)
+		if _, err := rand.Read(secret); err != nil {
+			return fatal(be, h, "XX000", "could not generate random cancel key")
+		}
+		made = true
+		if h.publish != nil {
+			if err := h.publish(secret); err != nil {
+				_ = h.report(fromChild{Type: msgError, Text: "publish the cancel key: " + err.Error()})
+				return 1
+			}
+		}
+	}
+
 	be.Send(&pgproto3.AuthenticationOk{})
 	sent = append(sent, "AuthenticationOk")
-	params := parameterStatus(fl, startup.Parameters)
+	params := parameterStatus(fl, sp)
 	for _, p := range params {
 		be.Send(&pgproto3.ParameterStatus{Name: p[0], Value: p[1]})
 	}
 	sent = append(sent, fmt.Sprintf("ParameterStatus x%d", len(params)))
-	secret := make([]byte, 4)
-	binary.BigEndian.PutUint32(secret, uint32(vars.CancelKey))
 	be.Send(&pgproto3.BackendKeyData{ProcessID: uint32(pid), SecretKey: secret})
 	sent = append(sent, "BackendKeyData")
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
@@ -128,14 +156,29 @@ func serveBackend(conn net.Conn, vars backendVars, fl flavor, pid int, h backend
 		_ = h.report(fromChild{Type: msgError, Text: "send startup response: " + err.Error()})
 		return 1
 	}
-	_ = h.report(fromChild{
+	rep := fromChild{
 		Type: msgStartup, User: user, Database: db,
-		Application: startup.Parameters["application_name"],
-		Protocol:    fmt.Sprintf("%d.%d", startup.ProtocolVersion>>16, startup.ProtocolVersion&0xffff),
-		Sent:        sent, KeyPID: pid, Key: vars.CancelKey,
-	})
+		Application: sp.get("application_name"),
+		Protocol:    walkthrough.ProtocolName(sp.Proto),
+		Negotiated:  walkthrough.ProtocolName(version),
+		Options:     sp.Unrecognized,
+		Sent:        sent, KeyPID: pid, KeyHex: hex.EncodeToString(secret), KeyMade: made,
+	}
+	if len(secret) == 4 {
+		rep.Key = int32(binary.BigEndian.Uint32(secret))
+	}
+	_ = h.report(rep)
 
 	return commandLoop(be, h)
+}
+
+// startupErrorText is what a rejected startup packet is reported as.
+func startupErrorText(err error) string {
+	var se *startupError
+	if errors.As(err, &se) {
+		return "invalid startup packet: " + se.Message
+	}
+	return err.Error()
 }
 
 // commandLoop answers the client's messages until Terminate or EOF.
@@ -241,14 +284,14 @@ func queryError() *pgproto3.ErrorResponse {
 
 // parameterStatus returns the ParameterStatus messages a backend sends
 // after authentication, sorted by name.
-func parameterStatus(fl flavor, startup map[string]string) [][2]string {
-	user := startup["user"]
-	enc := startup["client_encoding"]
+func parameterStatus(fl flavor, startup startupParams) [][2]string {
+	user := startup.get("user")
+	enc := startup.get("client_encoding")
 	if enc == "" || strings.EqualFold(enc, "auto") {
 		enc = "UTF8"
 	}
 	return [][2]string{
-		{"application_name", startup["application_name"]},
+		{"application_name", startup.get("application_name")},
 		{"client_encoding", enc},
 		{"DateStyle", "ISO, MDY"},
 		{"default_transaction_read_only", "off"},

@@ -1,6 +1,7 @@
 package reenact
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"slices"
@@ -9,8 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 // serve runs serveBackend on one end of a pipe and returns the other end,
@@ -19,7 +18,7 @@ type served struct {
 	fe      *pgproto3.Frontend
 	client  net.Conn
 	reports chan fromChild
-	cancels chan [2]int64
+	cancels chan cancelPacket
 	code    chan int
 }
 
@@ -31,17 +30,31 @@ func serve(t *testing.T, vars backendVars) *served {
 // serveWith is serve with a pg_sleep hook.
 func serveWith(t *testing.T, vars backendVars, sleep func(string, time.Duration) (bool, error)) *served {
 	t.Helper()
+	return serveRelease(t, "17.1", vars, sleep, nil)
+}
+
+// serveRelease is serveWith for release name, with a publish hook.
+func serveRelease(t *testing.T, name string, vars backendVars, sleep func(string, time.Duration) (bool, error), publish func([]byte) error) *served {
+	t.Helper()
 	server, client := net.Pipe()
+	// Nothing waits longer than safety: a backend that never answers
+	// fails the test instead of hanging it.
+	_ = server.SetDeadline(time.Now().Add(safety))
+	_ = client.SetDeadline(time.Now().Add(safety))
 	s := &served{
 		fe: pgproto3.NewFrontend(client, client), client: client,
-		reports: make(chan fromChild, 16), cancels: make(chan [2]int64, 1), code: make(chan int, 1),
+		reports: make(chan fromChild, 16), cancels: make(chan cancelPacket, 1), code: make(chan int, 1),
 	}
 	hooks := backendHooks{
-		report: func(m fromChild) error { s.reports <- m; return nil },
-		cancel: func(pid int, key int32) error { s.cancels <- [2]int64{int64(pid), int64(key)}; return nil },
-		sleep:  sleep,
+		report:  func(m fromChild) error { s.reports <- m; return nil },
+		cancel:  func(pid int, key []byte) error { s.cancels <- cancelPacket{PID: uint32(pid), Key: key}; return nil },
+		sleep:   sleep,
+		publish: publish,
 	}
-	fl := flavorFor(walkthrough.Version{Name: "17.1"})
+	fl := flavorFor(version(t, name))
+	if fl.err != nil {
+		t.Fatal(fl.err)
+	}
 	go func() {
 		defer server.Close()
 		s.code <- serveBackend(server, vars, fl, 4242, hooks)
@@ -190,8 +203,8 @@ func TestServeBackendCancelRequest(t *testing.T) {
 	secret := make([]byte, 4)
 	binary.BigEndian.PutUint32(secret, uint32(0x80000001))
 	s.send(t, &pgproto3.CancelRequest{ProcessID: 99, SecretKey: secret})
-	if got := <-s.cancels; got != [2]int64{99, int64(int32(-0x7fffffff))} {
-		t.Errorf("forwarded cancel = %v, want pid 99 key %d", got, int32(-0x7fffffff))
+	if got := <-s.cancels; got.PID != 99 || !bytes.Equal(got.Key, secret) {
+		t.Errorf("forwarded cancel = %+v, want pid 99 key %x", got, secret)
 	}
 	if code := <-s.code; code != 0 {
 		t.Errorf("exit code = %d, want 0", code)
@@ -204,7 +217,8 @@ func TestServeBackendMalformedPacket(t *testing.T) {
 		bytes []byte
 	}{
 		{"too short", []byte{0, 0, 0, 2}},
-		{"unknown code", []byte{0, 0, 0, 8, 0, 9, 9, 9}},
+		{"too long", []byte{0, 0, 0x27, 0x19}},
+		{"a cancel request with a 2-byte key", []byte{0, 0, 0, 14, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,6 +231,27 @@ func TestServeBackendMalformedPacket(t *testing.T) {
 			// PostgreSQL exits with 0 after logging a bad startup packet.
 			if code := within(t, s.code, "exit code of the backend"); code != 0 {
 				t.Errorf("exit code = %d, want 0", code)
+			}
+		})
+	}
+}
+
+// TestServeBackendUnsupportedProtocol: a major version other than 3 is a
+// FATAL error the client receives, naming the versions the release speaks.
+func TestServeBackendUnsupportedProtocol(t *testing.T) {
+	for _, tt := range []struct{ release, want string }{
+		{"16.4", "unsupported frontend protocol 9.2313: server supports 3.0 to 3.0"},
+		{"18.4", "unsupported frontend protocol 9.2313: server supports 3.0 to 3.2"},
+	} {
+		t.Run(tt.release, func(t *testing.T) {
+			s := serveRelease(t, tt.release, backendVars{}, nil, nil)
+			go func() { _, _ = s.client.Write([]byte{0, 0, 0, 8, 0, 9, 9, 9}) }()
+			_, msgs := s.receive(t, 1)
+			if e, ok := msgs[0].(*pgproto3.ErrorResponse); !ok || e.Severity != "FATAL" || e.Code != "0A000" || e.Message != tt.want {
+				t.Errorf("answer = %+v, want FATAL 0A000 %q", msgs[0], tt.want)
+			}
+			if code := <-s.code; code != 1 {
+				t.Errorf("exit code = %d, want 1", code)
 			}
 		})
 	}

@@ -39,6 +39,20 @@ func processCancelRequest(list []walkthrough.BackendNode, pid int, key int32) ca
 	return cancelCheck{log: fmt.Sprintf("PID %d in cancel request did not match any process", pid)}
 }
 
+// cancelOutcome is the outcome of SendCancelRequest's search of the keys
+// the backends published: found is true when a row held pid, matched when
+// its key was the request's. The log lines are the same as
+// processCancelRequest's.
+func cancelOutcome(pid int, found, matched bool) cancelCheck {
+	switch {
+	case matched:
+		return cancelCheck{matched: true, log: fmt.Sprintf("processing cancel request: sending SIGINT to process %d", pid)}
+	case found:
+		return cancelCheck{log: fmt.Sprintf("wrong key in cancel request for process %d", pid)}
+	}
+	return cancelCheck{log: fmt.Sprintf("PID %d in cancel request did not match any process", pid)}
+}
+
 // The answer PostgreSQL gives a statement cancelled by SIGINT
 // (ERRCODE_QUERY_CANCELED, postgres.c's ProcessInterrupts).
 const (

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -56,16 +58,29 @@ func factsNamed(facts []walkthrough.Fact, name string) []string {
 
 // TestCancelRequest sends CancelRequests, each on a connection of its own,
 // while one session is idle and another runs pg_sleep. Each is walked like
-// any connection; its own child checks the request against its copy of
-// BackendList and, on a match, sends SIGINT itself: the statement is
-// cancelled with 57014. A mismatch signals nobody.
+// any connection; its own child checks the request (against its copy of
+// BackendList in 16.4 and 17.1, against the keys the backends published in
+// the shared key table in 18.4) and, on a match, sends SIGINT itself: the
+// statement is cancelled with 57014. A mismatch signals nobody. The
+// sessions of 18.4 ask for protocol 3.2, so their keys are 32 bytes long.
 func TestCancelRequest(t *testing.T) {
-	for _, name := range []string{"16.4", "17.1"} {
-		t.Run(name, func(t *testing.T) { testCancelRequest(t, name) })
+	for _, tt := range []struct {
+		name  string
+		proto uint32
+		bytes int
+	}{{"16.4", protocol30, 4}, {"17.1", protocol30, 4}, {"18.4", pgproto3.ProtocolVersion32, 32}} {
+		t.Run(tt.name, func(t *testing.T) { testCancelRequest(t, tt.name, tt.proto, tt.bytes) })
 	}
 }
 
-func testCancelRequest(t *testing.T, name string) {
+// flip returns key with its last byte changed.
+func flip(key []byte) []byte {
+	c := append([]byte(nil), key...)
+	c[len(c)-1] ^= 1
+	return c
+}
+
+func testCancelRequest(t *testing.T, name string, proto uint32, keyBytes int) {
 	signals := make(chan int, 16)
 	running := make(chan int, 4)
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), WaitForClient: true},
@@ -74,33 +89,44 @@ func testCancelRequest(t *testing.T, name string) {
 	defer w.stop(t)
 	pm := os.Getpid()
 
-	idle := openSession(t, dialUnix(t, d))
+	shared := d.fl.sharedKeys()
+	idle := openSessionAt(t, dialUnix(t, d), proto)
 	w.until(t, 1, walkthrough.ParentRegistration)
 	idle.ready(t)
-	busy := openSession(t, dialUnix(t, d))
+	busy := openSessionAt(t, dialUnix(t, d), proto)
 	w.until(t, 2, walkthrough.ParentRegistration)
 	busy.ready(t)
+	if len(idle.raw) != keyBytes || len(busy.raw) != keyBytes {
+		t.Fatalf("keys of %d and %d bytes, want %d", len(idle.raw), len(busy.raw), keyBytes)
+	}
 	const sleep = "SELECT pg_sleep(3600)"
 	busy.query(t, sleep)
 	waitPID(t, running, busy.key.PID, "a running pg_sleep")
 
-	tests := []struct {
+	type cancelCase struct {
 		name    string
 		pid     int
-		key     int32
+		key     []byte
 		matched bool
 		log     string
-	}{
-		{"wrong key", idle.key.PID, idle.key.SecretKey + 1, false, fmt.Sprintf("wrong key in cancel request for process %d", idle.key.PID)},
-		{"unknown pid", 1, idle.key.SecretKey, false, "PID 1 in cancel request did not match any process"},
-		{"another session's key", idle.key.PID, busy.key.SecretKey, false, fmt.Sprintf("wrong key in cancel request for process %d", idle.key.PID)},
-		{"right key", busy.key.PID, busy.key.SecretKey, true, fmt.Sprintf("processing cancel request: sending SIGINT to process %d", busy.key.PID)},
 	}
+	wrong := fmt.Sprintf("wrong key in cancel request for process %d", idle.key.PID)
+	tests := []cancelCase{
+		{"wrong key", idle.key.PID, flip(idle.raw), false, wrong},
+		{"unknown pid", 1, idle.raw, false, "PID 1 in cancel request did not match any process"},
+		{"another session's key", idle.key.PID, busy.raw, false, wrong},
+	}
+	if keyBytes > 4 {
+		// Keys of another length are allowed in a request, and never
+		// match: the lengths are compared too.
+		tests = append(tests, cancelCase{"the key's first 4 bytes", idle.key.PID, idle.raw[:4], false, wrong})
+	}
+	tests = append(tests, cancelCase{"right key", busy.key.PID, busy.raw, true, fmt.Sprintf("processing cancel request: sending SIGINT to process %d", busy.key.PID)})
 	n := 2
 	for _, tt := range tests {
 		n++
 		t.Run(tt.name, func(t *testing.T) {
-			sendCancel(t, dialUnix(t, d), tt.pid, tt.key)
+			sendCancelKey(t, dialUnix(t, d), tt.pid, tt.key)
 			stops := stopsOf(w.until(t, n, walkthrough.Epilogue), n)
 			var phases []walkthrough.PhaseID
 			for _, ev := range stops {
@@ -142,15 +168,39 @@ func testCancelRequest(t *testing.T, name string) {
 			if !slices.Contains(epi.Values.Log, tt.log) {
 				t.Errorf("log = %q, want %q", epi.Values.Log, tt.log)
 			}
-			signalled, _ := findFact(epi.Values.Facts, "signalled")
-			if tt.matched {
+			switch {
+			case shared && tt.matched:
+				// SendCancelRequest signals the backend's process group.
+				f, _ := factKey(epi.Values.Facts, "fact.reenact.cancel_signalled")
+				if want := fmt.Sprintf("kill(%d, SIGINT) done", -tt.pid); f.Args["kills"] != want {
+					t.Errorf("signalled = %+v, want %q", f, want)
+				}
+			case shared:
+				if _, ok := factKey(epi.Values.Facts, "fact.reenact.cancel_not_signalled"); !ok {
+					t.Errorf("facts %+v: no fact.reenact.cancel_not_signalled", epi.Values.Facts)
+				}
+			case tt.matched:
+				signalled, _ := findFact(epi.Values.Facts, "signalled")
 				for _, k := range []string{fmt.Sprintf("kill(%d, SIGINT) done", tt.pid), fmt.Sprintf("kill(%d, SIGINT) done", -tt.pid)} {
 					if !strings.Contains(signalled, k) {
 						t.Errorf("signalled = %q, want %q", signalled, k)
 					}
 				}
-			} else if !strings.HasPrefix(signalled, "nothing") {
-				t.Errorf("signalled = %q, want nothing", signalled)
+			default:
+				if signalled, _ := findFact(epi.Values.Facts, "signalled"); !strings.HasPrefix(signalled, "nothing") {
+					t.Errorf("signalled = %q, want nothing", signalled)
+				}
+			}
+			if shared {
+				// The child searched the shared key table, where both
+				// sessions had published their keys; it had no list.
+				f, ok := factKey(epi.Values.Facts, "fact.reenact.keys_searched")
+				if !ok || f.Args["published"] != "2" || f.Args["rows"] != strconv.Itoa(d.keys.rows) {
+					t.Errorf("keys searched = %+v, want 2 published of %d rows", f, d.keys.rows)
+				}
+				if _, ok := findFact(epi.Values.Facts, "list searched"); ok {
+					t.Error("a child of 18.4 searched a list")
+				}
 			}
 			for _, c := range epi.Values.Checks {
 				if !c.OK {

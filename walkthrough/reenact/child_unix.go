@@ -3,6 +3,7 @@
 package reenact
 
 import (
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,6 +109,7 @@ func childMain(args []string, stderr io.Writer) int {
 		return 1
 	}
 	vars := *m.Vars
+	fl.wire = vars.Wire
 
 	// Stop: fork. Wait here until the postmaster lets the child run.
 	if err := waitProceed(r); err != nil {
@@ -279,12 +281,40 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 		<-sigDone
 	}()
 
+	// The shared key table, where the release checks cancel requests
+	// against the keys the backends published: mapped as a backend
+	// attaches to shared memory, after its first steps.
+	var keys *keyTable
+	if vars.KeysPath != "" {
+		keys, err = openKeyTable(vars.KeysPath, vars.KeyRows)
+		if err != nil {
+			_ = w.send(fromChild{Type: msgError, Text: err.Error()})
+			return 1
+		}
+		defer keys.close()
+	}
 	hooks := backendHooks{
 		report: func(m fromChild) error { return w.send(m) },
-		cancel: func(target int, key int32) error {
+		cancel: func(target int, key []byte) error {
+			if keys != nil {
+				// SendCancelRequest, in this child, against the keys the
+				// backends published in shared memory.
+				found, matched := keys.lookup(target, key)
+				res := cancelOutcome(target, found, matched)
+				var kills []string
+				if matched {
+					kills = signalGroup(target, syscall.SIGINT)
+				}
+				return w.send(fromChild{Type: msgCancel, PID: pid, TargetPID: target, Matched: matched,
+					Kills: kills, Rows: keys.rows, Published: keys.published(), Text: res.log})
+			}
 			// processCancelRequest, in this child, against the copy of
-			// BackendList it was given at launch.
-			res := processCancelRequest(vars.BackendList, target, key)
+			// BackendList it was given at launch. The release's bounds
+			// made the key 4 bytes.
+			if len(key) != 4 {
+				return fmt.Errorf("a %d-byte key for a list of 4-byte keys", len(key))
+			}
+			res := processCancelRequest(vars.BackendList, target, int32(binary.BigEndian.Uint32(key)))
 			var kills []string
 			if res.matched {
 				kills = signalChild(target, syscall.SIGINT)
@@ -311,6 +341,13 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 				return false, errors.New("the postmaster died (its death pipe reported end of file) during pg_sleep: the backend exits")
 			}
 		},
+	}
+	if keys != nil {
+		// What ProcSignalInit does for a backend of PostgreSQL 18: put
+		// its pid and key where a cancel connection's child looks; the
+		// row is cleared when the backend ends.
+		hooks.publish = func(key []byte) error { return keys.publish(vars.ChildSlot, pid, key) }
+		defer keys.clear(vars.ChildSlot, pid)
 	}
 	return serveBackend(nc, vars, fl, pid, hooks)
 }
@@ -354,6 +391,21 @@ func (i *interrupter) interrupt() (query string, ok bool) {
 	q := i.query
 	i.query, i.running = "", nil
 	return q, true
+}
+
+// signalGroup sends sig to the process group of pid, which the backend
+// leads since its setsid, as SendCancelRequest does where setsid exists.
+// A pid below 2 is never signalled (kill(0) or kill(-1) would reach far
+// more than a backend).
+func signalGroup(pid int, sig syscall.Signal) []string {
+	if pid < 2 {
+		return []string{fmt.Sprintf("kill(%d, %s) not sent: no backend has that pid", -pid, unix.SignalName(sig))}
+	}
+	res := "done"
+	if err := syscall.Kill(-pid, sig); err != nil {
+		res = "failed: " + errnoText(err)
+	}
+	return []string{fmt.Sprintf("kill(%d, %s) %s", -pid, unix.SignalName(sig), res)}
 }
 
 // signalChild sends sig as PostgreSQL's signal_child does: to the process,

@@ -2,6 +2,7 @@ package reenact
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,12 @@ type clientResult struct {
 	Received []string
 	// Key is the BackendKeyData message, when one came.
 	Key *walkthrough.BackendKey
+	// Requested is the protocol version the client asked for, and
+	// Negotiated the one a NegotiateProtocolVersion named ("" when none
+	// came), with the options it did not know.
+	Requested  string
+	Negotiated string
+	Options    []string
 	// ServerVersion is the server_version ParameterStatus.
 	ServerVersion string
 	// StartupError is an ErrorResponse received instead of a session
@@ -42,13 +49,19 @@ type ownClient struct {
 	res  clientResult
 }
 
+// clientProtocol is the protocol version pgwalk's own client asks for:
+// 3.2, whose cancel keys are 32 bytes long where the server makes them so
+// (PostgreSQL 18); a server that speaks only 3.0 answers with
+// NegotiateProtocolVersion and the session goes on at 3.0.
+const clientProtocol = pgproto3.ProtocolVersion32
+
 // runClient speaks the client side of a session over conn: StartupMessage,
 // everything up to ReadyForQuery, one query, Terminate.
 func runClient(conn net.Conn) clientResult {
-	var res clientResult
+	res := clientResult{Requested: walkthrough.ProtocolName(clientProtocol)}
 	fe := pgproto3.NewFrontend(conn, conn)
 	fe.Send(&pgproto3.StartupMessage{
-		ProtocolVersion: protocol30,
+		ProtocolVersion: clientProtocol,
 		Parameters: map[string]string{
 			"user":             "postgres",
 			"database":         "postgres",
@@ -108,11 +121,16 @@ func readUntilReady(fe *pgproto3.Frontend, res *clientResult) (done bool, err er
 		}
 		res.Received = append(res.Received, messageName(msg))
 		switch m := msg.(type) {
+		case *pgproto3.NegotiateProtocolVersion:
+			res.Negotiated = walkthrough.ProtocolName(m.NewestMinorProtocol)
+			res.Options = append([]string(nil), m.UnrecognizedOptions...)
 		case *pgproto3.BackendKeyData:
-			if len(m.SecretKey) != 4 {
+			// A key of any length: 4 bytes at protocol 3.0, up to 256
+			// from 3.2 on (PostgreSQL 18 makes 32).
+			if len(m.SecretKey) == 0 || len(m.SecretKey) > maxKeyBytes {
 				return true, fmt.Errorf("client: BackendKeyData with a %d-byte key", len(m.SecretKey))
 			}
-			res.Key = &walkthrough.BackendKey{PID: int(m.ProcessID), SecretKey: int32(binary.BigEndian.Uint32(m.SecretKey))}
+			res.Key = backendKey(int(m.ProcessID), m.SecretKey)
 		case *pgproto3.ParameterStatus:
 			if m.Name == "server_version" {
 				res.ServerVersion = m.Value
@@ -125,6 +143,16 @@ func readUntilReady(fe *pgproto3.Frontend, res *clientResult) (done bool, err er
 			return false, nil
 		}
 	}
+}
+
+// backendKey returns the BackendKeyData of pid and key as the vocabulary
+// has it: the key in hex, and as an int32 too when it has 4 bytes.
+func backendKey(pid int, key []byte) *walkthrough.BackendKey {
+	k := &walkthrough.BackendKey{PID: pid, SecretKeyHex: hex.EncodeToString(key)}
+	if len(key) == 4 {
+		k.SecretKey = int32(binary.BigEndian.Uint32(key))
+	}
+	return k
 }
 
 // isReset reports whether err is a connection reset, which is how a Unix

@@ -56,8 +56,16 @@ type backendVars struct {
 	CanAccept     string `json:"can_accept"`
 	DeadEnd       bool   `json:"dead_end"`
 	// BackendList is the postmaster's list at launch, head first: the
-	// copy a forked child would have, searched for a CancelRequest.
+	// copy a forked child would have, searched for a CancelRequest where
+	// the release checks cancel requests against it.
 	BackendList []walkthrough.BackendNode `json:"backend_list"`
+	// Wire is what the backend needs to know of the release.
+	Wire wireFacts `json:"wire"`
+	// KeysPath is the file of the shared key table and KeyRows its
+	// rows, where the release checks cancel requests against the keys
+	// the backends published; "" otherwise.
+	KeysPath string `json:"keys_path,omitempty"`
+	KeyRows  int    `json:"key_rows,omitempty"`
 	// Roles maps the child's fd numbers to FD kinds.
 	Roles map[int]string `json:"roles"`
 	// Inodes maps the inode of every object the postmaster passed to its
@@ -97,7 +105,16 @@ type fromChild struct {
 	Protocol    string   `json:"protocol,omitempty"`
 	Sent        []string `json:"sent,omitempty"`
 	KeyPID      int      `json:"key_pid,omitempty"`
-	Key         int32    `json:"key,omitempty"`
+	// Key is a 4-byte key as an int32, KeyHex the key of any length in
+	// hex, and KeyMade true when the backend made it itself.
+	Key     int32  `json:"key,omitempty"`
+	KeyHex  string `json:"key_hex,omitempty"`
+	KeyMade bool   `json:"key_made,omitempty"`
+	// Negotiated is the protocol version the session goes on at, and
+	// Options the protocol options the server did not know, when it sent
+	// NegotiateProtocolVersion (Negotiated = Protocol otherwise).
+	Negotiated string   `json:"negotiated,omitempty"`
+	Options    []string `json:"options,omitempty"`
 
 	// cancel, signal, error, query
 	TargetPID int    `json:"target_pid,omitempty"`
@@ -109,6 +126,10 @@ type fromChild struct {
 	Matched bool     `json:"matched,omitempty"`
 	Kills   []string `json:"kills,omitempty"`
 	ListLen int      `json:"list_len,omitempty"`
+	// cancel, checked in the shared key table: its rows, and how many
+	// held a published key.
+	Rows      int `json:"rows,omitempty"`
+	Published int `json:"published,omitempty"`
 
 	// query: what became of a query the backend ran ("" when refused),
 	// and the line PostgreSQL would log for it, if any.

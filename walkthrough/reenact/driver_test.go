@@ -269,7 +269,7 @@ func procFDs(t *testing.T, pid int) []int {
 // TestForkFailure makes the launch fail for real and walks the failure
 // branch.
 func TestForkFailure(t *testing.T) {
-	for _, name := range []string{"16.4", "17.1"} {
+	for _, name := range []string{"16.4", "17.1", "18.4"} {
 		t.Run(name, func(t *testing.T) {
 			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), Scenario: walkthrough.ScenarioForkFailure}, nil)
 			evs := runAll(t, d, nil)
@@ -299,7 +299,7 @@ func TestForkFailure(t *testing.T) {
 			if fail.Values.ChildSlot == nil || *fail.Values.ChildSlot != *init.Values.ChildSlot {
 				t.Errorf("fork-failure slot %v, want the assigned %d", fail.Values.ChildSlot, *init.Values.ChildSlot)
 			}
-			if d.slots[*init.Values.ChildSlot-1] {
+			if slotTaken(d, *init.Values.ChildSlot) {
 				t.Errorf("slot %d still taken after the failure", *init.Values.ChildSlot)
 			}
 			if epi.Values.ClientBackendKey != nil {
@@ -323,6 +323,17 @@ func TestForkFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slotTaken reports whether slot is taken, in the pool of a release that
+// has one, in the slot table otherwise.
+func slotTaken(d *Driver, slot int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pool != nil {
+		return !d.pool.isFree(slot)
+	}
+	return d.slots[slot-1]
 }
 
 // TestMalformedStartupPacket sends garbage as a startup packet: that child
@@ -385,12 +396,14 @@ func TestCloseAtEveryStop(t *testing.T) {
 		opts  walkthrough.DriverOptions
 		stops int
 	}
-	v16, v17 := version(t, "16.4"), version(t, "17.1")
+	v16, v17, v18 := version(t, "16.4"), version(t, "17.1"), version(t, "18.4")
 	variants := []variant{
 		{"16.4", walkthrough.DriverOptions{Version: v16}, 6},
 		{"17.1", walkthrough.DriverOptions{Version: v17}, 6},
 		{"17.1 fork-failure", walkthrough.DriverOptions{Version: v17, Scenario: walkthrough.ScenarioForkFailure}, 5},
 		{"16.4 wait-for-client", walkthrough.DriverOptions{Version: v16, WaitForClient: true}, 6},
+		{"18.4", walkthrough.DriverOptions{Version: v18}, 6},
+		{"18.4 fork-failure", walkthrough.DriverOptions{Version: v18, Scenario: walkthrough.ScenarioForkFailure}, 5},
 	}
 	for _, v := range variants {
 		for k := 0; k <= v.stops+1; k++ {

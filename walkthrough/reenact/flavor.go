@@ -56,8 +56,51 @@ type flavor struct {
 	// the client socket after BackendStartup returns.
 	serverLoopClose string
 
+	// facts are the release's facts, for what the fields above do not
+	// spell out: the pool, where the key is made, when a child joins the
+	// list (the driver branches on these, never on a version).
+	facts walkthrough.Facts
+	// wire is what the backend needs to know of the release; the
+	// postmaster hands it over with the backend variables.
+	wire wireFacts
+
 	// err says why the driver cannot re-enact the release; nil when it can.
 	err error
+}
+
+// wireFacts are the facts of a release that the backend process needs:
+// the protocol versions it speaks, where its cancel key comes from and how
+// long it is, and how a cancel request is checked. The postmaster sends
+// them with the backend variables, so that the child looks nothing up.
+type wireFacts struct {
+	// Earliest and Latest are the protocol versions the release speaks,
+	// as PG_PROTOCOL numbers (major<<16 | minor).
+	Earliest uint32 `json:"earliest"`
+	Latest   uint32 `json:"latest"`
+	// KeyWidths are the widths of the key by the protocol version the
+	// client asks for, when the backend makes its own key; empty when the
+	// postmaster made it (backendVars.CancelKey).
+	KeyWidths []walkthrough.KeyWidth `json:"key_widths,omitempty"`
+	// CancelMin and CancelMax bound the key of a CancelRequest, and
+	// ShortLog and BadLengthLog are what is logged for one that is too
+	// short to hold a pid or whose key has another length.
+	CancelMin    int    `json:"cancel_min"`
+	CancelMax    int    `json:"cancel_max"`
+	ShortLog     string `json:"short_log"`
+	BadLengthLog string `json:"bad_length_log"`
+	// SharedKeys is true when a cancel request is checked against the
+	// keys the backends published in shared memory, false when against
+	// the child's copy of the postmaster's list.
+	SharedKeys bool `json:"shared_keys,omitempty"`
+}
+
+// keyBytes returns the width of the key the backend makes for a client
+// that asked for protocol proto, 0 when the backend makes no key.
+func (w wireFacts) keyBytes(proto uint32) int {
+	if len(w.KeyWidths) == 0 {
+		return 0
+	}
+	return walkthrough.CancelKey{Widths: w.KeyWidths}.BytesFor(walkthrough.ProtocolName(proto))
 }
 
 // The names of the child's steps, as PostgreSQL names the functions: the
@@ -77,6 +120,10 @@ const (
 	initDeadEnd   = "dead_end"
 	initSlot      = "slot"
 	initBgworker  = "bgworker_notify"
+	// With a pool, struct init passes the accept decision (taken at
+	// struct creation) on to the child and clears the entry's rw.
+	initPassAccept = "pass_accept"
+	initClearRW    = "clear_rw"
 )
 
 // sequences are the stops the re-enactment reports, per scenario: a
@@ -122,8 +169,53 @@ func flavorFor(v walkthrough.Version) flavor {
 	fl.cancelCheck = f.Cites["cancel_check"]
 	fl.signalChild = f.Cites["signal_child"]
 	fl.serverLoopClose = f.Cites["server_loop_close"]
+	fl.facts = f
+	fl.wire = wireFactsOf(f)
 	fl.err = supports(r)
 	return fl
+}
+
+// wireFactsOf returns what the backend needs to know of facts f.
+func wireFactsOf(f walkthrough.Facts) wireFacts {
+	earliest, _ := walkthrough.ProtocolNumber(f.Protocol.Earliest)
+	latest, _ := walkthrough.ProtocolNumber(f.Protocol.Latest)
+	w := wireFacts{
+		Earliest: uint32(earliest), Latest: uint32(latest),
+		CancelMin: f.CancelKey.Request.MinBytes, CancelMax: f.CancelKey.Request.MaxBytes,
+		ShortLog: f.CancelKey.Request.ShortLog, BadLengthLog: f.CancelKey.Request.BadLengthLog,
+		SharedKeys: f.CancelKey.CheckedAgainst == walkthrough.CheckSharedMemory,
+	}
+	if f.CancelKey.MadeIn == walkthrough.Backend {
+		w.KeyWidths = f.CancelKey.Widths
+	}
+	return w
+}
+
+// pooled reports whether a connection's record comes from a fixed pool:
+// canAcceptConnections answers before the allocation and counts no
+// children, an empty pool means "too many", and a refused connection gets
+// a dead-end record of a type of its own.
+func (f flavor) pooled() bool { return f.facts.Pool != nil }
+
+// keyInPostmaster reports whether the postmaster makes the cancel key
+// before the fork (and the child inherits it); otherwise the backend makes
+// its own, after the fork.
+func (f flavor) keyInPostmaster() bool { return f.facts.CancelKey.MadeIn == walkthrough.Postmaster }
+
+// listAtAllocation reports whether a child's record joins the postmaster's
+// list when it is allocated, before the fork, rather than at registration.
+func (f flavor) listAtAllocation() bool {
+	return f.facts.ChildList.JoinedIn == walkthrough.StructCreation
+}
+
+// sharedKeys reports whether a cancel request is checked against the keys
+// the backends published in shared memory.
+func (f flavor) sharedKeys() bool { return f.wire.SharedKeys }
+
+// forkedLog returns the DEBUG2 line of a successful fork.
+func (f flavor) forkedLog(bkendType string, pid, socket int) string {
+	return strings.NewReplacer("{type}", f.facts.Record.Desc(bkendType),
+		"{pid}", fmt.Sprint(pid), "{socket}", fmt.Sprint(socket)).Replace(f.facts.ForkedLog)
 }
 
 // supports returns nil when the re-enactment can walk r, and otherwise a
@@ -133,36 +225,76 @@ func supports(r *walkthrough.Release) error {
 		return &walkthrough.UnsupportedError{Driver: "reenact", Release: r.Version.Name, What: what, Why: why}
 	}
 	f := r.Facts
-	if f.CancelKey.MadeIn != walkthrough.Postmaster || !f.CancelKey.InRecord {
-		return unsupported(fmt.Sprintf("its cancel key is made in the %s (%s)", f.CancelKey.MadeIn, f.CancelKey.Function),
-			"the re-enactment makes the key in its postmaster and keeps it in the record, before the fork")
+	keyInPM := f.CancelKey.MadeIn == walkthrough.Postmaster
+	if keyInPM != f.CancelKey.InRecord {
+		return unsupported(fmt.Sprintf("its cancel key is made in the %s (%s), in_record %t", f.CancelKey.MadeIn, f.CancelKey.Function, f.CancelKey.InRecord),
+			"the re-enactment keeps a key in the record exactly when the postmaster makes it")
 	}
-	if f.CancelKey.Bytes("3.0") != 4 || len(f.CancelKey.Widths) != 1 {
-		return unsupported("its cancel key is not one int32 for every client", "the re-enactment's keys are 4 bytes")
+	if keyInPM {
+		if len(f.CancelKey.Widths) != 1 || f.CancelKey.Widths[0].Bytes != 4 {
+			return unsupported("its postmaster makes a cancel key that is not one int32 for every client",
+				"a key the re-enactment's postmaster makes is 4 bytes, as RandomCancelKey's")
+		}
 	}
-	if f.ChildList.JoinedIn != walkthrough.ParentRegistration {
+	for _, w := range f.CancelKey.Widths {
+		if w.Bytes > maxKeyBytes {
+			return unsupported(fmt.Sprintf("its cancel key has %d bytes for protocol %s", w.Bytes, w.Protocol),
+				fmt.Sprintf("the re-enactment's shared key table holds keys of up to %d bytes", maxKeyBytes))
+		}
+	}
+	if f.CancelKey.CheckedAgainst == walkthrough.CheckInheritedList && !f.CancelKey.InRecord {
+		return unsupported("its cancel requests are checked against the list, whose records hold no key",
+			"the re-enactment checks a list only for keys in the records")
+	}
+	if f.CancelKey.CheckedAgainst == walkthrough.CheckSharedMemory && keyInPM {
+		return unsupported("its postmaster makes the key and cancel requests are checked in shared memory",
+			"the re-enactment's backends publish only keys they made themselves")
+	}
+	switch f.ChildList.JoinedIn {
+	case walkthrough.StructCreation:
+		if f.Pool == nil {
+			return unsupported(fmt.Sprintf("a child joins %s in %s, and its record comes from no pool", f.ChildList.Name, f.ChildList.JoinedIn),
+				"the re-enactment puts a record on the list at allocation only when it takes it from a pool, whose allocator pushes it")
+		}
+	case walkthrough.ParentRegistration:
+	default:
 		return unsupported(fmt.Sprintf("a child joins %s in %s", f.ChildList.Name, f.ChildList.JoinedIn),
-			"the re-enactment puts it on the list at registration")
+			"the re-enactment puts a record on the list at allocation or at registration")
 	}
-	var initSteps []string
+	var roles []string
 	for _, st := range f.StructInit {
-		initSteps = append(initSteps, st.Role)
+		roles = append(roles, st.Role)
 	}
-	slices.Sort(initSteps)
-	if known := []string{initBgworker, initCancelKey, initCanAccept, initSlot, initDeadEnd, initRandomKey}; !slices.Equal(initSteps, sorted(known)) {
-		return unsupported(fmt.Sprintf("its struct init has the roles %s", strings.Join(initSteps, ", ")),
-			"the re-enactment's struct init performs the roles "+strings.Join(sorted(known), ", ")+", in any order")
+	want := []string{initBgworker}
+	if f.Pool != nil {
+		want = append(want, initPassAccept, initClearRW)
+	} else {
+		want = append(want, initCanAccept, initDeadEnd, initSlot)
 	}
-	for _, key := range []string{"param_file", "cancel_check", "signal_child", "server_loop_close"} {
+	if keyInPM {
+		want = append(want, initRandomKey, initCancelKey)
+	}
+	if !slices.Equal(sorted(roles), sorted(want)) {
+		return unsupported(fmt.Sprintf("its struct init has the roles %s", strings.Join(roles, ", ")),
+			"for these facts the re-enactment's struct init performs the roles "+strings.Join(sorted(want), ", ")+", in any order")
+	}
+	cites := []string{"param_file", "cancel_check", "server_loop_close"}
+	if f.CancelKey.CheckedAgainst == walkthrough.CheckInheritedList {
+		cites = append(cites, "signal_child")
+	}
+	for _, key := range cites {
 		if f.Cites[key] == "" {
 			return unsupported("its manifest cites no "+key, "the re-enactment names that place in its observations")
 		}
 	}
-	steps := slices.Clone(f.Child.Steps)
-	slices.Sort(steps)
-	if !slices.Equal(steps, []string{stepClosePorts, stepInitChild}) {
+	if !slices.Equal(sorted(f.Child.Steps), []string{stepClosePorts, stepInitChild}) {
 		return unsupported(fmt.Sprintf("the child's steps are %s", strings.Join(f.Child.Steps, ", ")),
 			fmt.Sprintf("the re-enactment's child performs %s and %s, in either order", stepInitChild, stepClosePorts))
+	}
+	if f.Protocol.Latest != "" {
+		if major, _ := walkthrough.ProtocolNumber(f.Protocol.Latest); major>>16 != 3 {
+			return unsupported("it speaks protocol "+f.Protocol.Latest, "the re-enactment's backend speaks protocol 3")
+		}
 	}
 	for _, p := range r.Plans {
 		var got []string

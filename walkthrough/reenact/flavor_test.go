@@ -62,7 +62,7 @@ func TestSupports(t *testing.T) {
 	tests := []struct {
 		name, old, new, want string
 	}{
-		{"a key made in the backend", "made_in: postmaster", "made_in: backend", "its cancel key is made in the backend"},
+		{"a key made in the backend but kept in the record", "made_in: postmaster", "made_in: backend\n    at: \"x.c:1\"", "its cancel key is made in the backend"},
 		{"a 32-byte key", `{protocol: "3.0", bytes: 4}`, `{protocol: "3.0", bytes: 4}` + "\n      - {protocol: \"3.2\", bytes: 32}", "not one int32"},
 		{"a list joined at allocation", "joined_in: parent-registration", "joined_in: struct-creation", "a child joins BackendList in struct-creation"},
 		{"a step it does not know", "steps: [ClosePostmasterPorts, InitPostmasterChild]", "steps: [ClosePostmasterPorts, DetachShmem]", "the child's steps are ClosePostmasterPorts, DetachShmem"},
@@ -88,6 +88,11 @@ func TestSupports(t *testing.T) {
 				t.Errorf("Start = %v, want the same refusal", err)
 			}
 		})
+	}
+	for _, name := range []string{"16.4", "18.4"} {
+		if v, err := walkthrough.LookupVersion(name); err != nil || Supports(v) != nil {
+			t.Errorf("%s: %v, %v", name, err, Supports(v))
+		}
 	}
 	if err := Supports(walkthrough.Version{Name: "17.1"}); err == nil || !strings.Contains(err.Error(), "no release manifest") {
 		t.Errorf("a version with no manifest: %v", err)

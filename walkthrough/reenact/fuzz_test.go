@@ -107,9 +107,11 @@ func expected(in []byte, deadEnd bool) (o outcome, encReqs int, pid uint32, key 
 				return rejected, encReqs, 0, 0 // only 4-byte keys are known to 16 and 17
 			}
 			return cancelled, encReqs, be32(body[4:]), int32(be32(body[8:]))
-		case code == pgproto3.ProtocolVersion30 || code == pgproto3.ProtocolVersion32:
-			var m pgproto3.StartupMessage
-			if m.Decode(body) != nil || m.Parameters["user"] == "" || deadEnd {
+		case code>>16 == 3:
+			// Any minor version of protocol 3: a newer one than the
+			// server's gets NegotiateProtocolVersion, not a refusal.
+			user, ok := oracleParams(body[4:])
+			if !ok || user == "" || deadEnd {
 				return rejected, encReqs, 0, 0
 			}
 			return sessionStarted, encReqs, 0, 0
@@ -117,6 +119,31 @@ func expected(in []byte, deadEnd bool) (o outcome, encReqs int, pid uint32, key 
 			return rejected, encReqs, 0, 0
 		}
 	}
+}
+
+// oracleParams judges the parameter list b of a protocol 3 startup packet
+// the way ProcessStartupPacket's loop does (a zero byte appended, so that
+// every string ends): name/value pairs until an empty name or a name whose
+// value would start past the end; the packet is good when the scan stops
+// on its last byte. That is usually the terminating zero byte, but a last
+// byte that starts a name of its own is accepted too: PostgreSQL does. It
+// returns the last "user" value.
+func oracleParams(b []byte) (user string, ok bool) {
+	buf := append(append([]byte(nil), b...), 0)
+	str := func(i int) string { return string(buf[i : i+bytes.IndexByte(buf[i:], 0)]) }
+	i := 0
+	for i < len(b) {
+		name := str(i)
+		if name == "" || i+len(name)+1 >= len(b) {
+			break
+		}
+		value := str(i + len(name) + 1)
+		if name == "user" {
+			user = value
+		}
+		i += len(name) + 1 + len(value) + 1
+	}
+	return user, i == len(b)-1
 }
 
 // FuzzServeBackendStartup feeds arbitrary bytes to the backend's side of
@@ -163,7 +190,14 @@ func FuzzServeBackendStartup(f *testing.F) {
 		var cancels [][2]int64
 		hooks := backendHooks{
 			report: func(m fromChild) error { reports = append(reports, m); return nil },
-			cancel: func(p int, k int32) error { cancels = append(cancels, [2]int64{int64(p), int64(k)}); return nil },
+			cancel: func(p int, k []byte) error {
+				if len(k) != 4 {
+					t.Errorf("a %d-byte key reached the cancel hook of a release of 4-byte keys", len(k))
+					return nil
+				}
+				cancels = append(cancels, [2]int64{int64(p), int64(int32(be32(k)))})
+				return nil
+			},
 		}
 		conn := &fuzzConn{in: bytes.NewReader(in)}
 		vars := backendVars{Version: "16.4", CancelKey: key, ChildSlot: 1, DeadEnd: deadEnd}
@@ -292,6 +326,12 @@ func TestStartupOracle(t *testing.T) {
 		{"empty", nil, false, rejected, 0},
 		{"truncated", startup[:9], false, rejected, 0},
 		{"protocol 2.0", packet(0x00020000, startupBody("user", "u")...), false, rejected, 0},
+		{"protocol 3.1: negotiated, not refused", packet(0x00030001, startupBody("user", "u")...), false, sessionStarted, 0},
+		{"protocol 3.9", packet(0x00030009, startupBody("user", "u")...), false, sessionStarted, 0},
+		{"protocol 4.0", packet(0x00040000, startupBody("user", "u")...), false, rejected, 0},
+		{"no terminator", packet(pgproto3.ProtocolVersion30, []byte("user\x00u\x00")...), false, rejected, 0},
+		{"a name without a value", packet(pgproto3.ProtocolVersion30, []byte("user\x00u\x00x\x00\x00")...), false, rejected, 0},
+		{"a last byte that is a name of its own", packet(pgproto3.ProtocolVersion30, []byte("user\x00u\x00a\x00\x00x")...), false, sessionStarted, 0},
 		{"no user", packet(pgproto3.ProtocolVersion30, startupBody("database", "d")...), false, rejected, 0},
 	}
 	for _, tc := range cases {

@@ -11,6 +11,12 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
+// hasFact reports whether facts hold the fact name with value.
+func hasFact(facts []walkthrough.Fact, name, value string) bool {
+	v, ok := findFact(facts, name)
+	return ok && v == value
+}
+
 // walkPlan runs one connection of v's scenario to the end and checks its
 // stops against the release's plan, values included.
 func walkPlan(t *testing.T, v walkthrough.Version, scenario string) []walkthrough.Event {
@@ -94,14 +100,4 @@ func TestFictionalRelease(t *testing.T) {
 			t.Errorf("fork-failure facts %v", evs[3].Values.Facts)
 		}
 	})
-}
-
-// hasFact reports whether facts hold one named name with value value.
-func hasFact(facts []walkthrough.Fact, name, value string) bool {
-	for _, f := range facts {
-		if f.Name == name && f.Value == value {
-			return true
-		}
-	}
-	return false
 }

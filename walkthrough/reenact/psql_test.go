@@ -18,10 +18,18 @@ import (
 )
 
 // TestPsqlConnects lets a real psql connect in WaitForClient mode, over the
-// Unix socket and over TCP (where libpq first asks for SSL).
+// Unix socket and over TCP (where libpq first asks for SSL), to a release
+// whose postmaster makes the key and to one whose backend makes it: psql
+// asks for protocol 3.0, so an 18.4 backend makes it a 4-byte key.
 func TestPsqlConnects(t *testing.T) {
 	psql := lookPsql(t)
-	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "16.4"), WaitForClient: true}, nil)
+	for _, name := range []string{"16.4", "18.4"} {
+		t.Run(name, func(t *testing.T) { testPsqlConnects(t, psql, name) })
+	}
+}
+
+func testPsqlConnects(t *testing.T, psql, name string) {
+	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), WaitForClient: true}, nil)
 	w := walk(d)
 	defer w.stop(t)
 
@@ -62,8 +70,18 @@ func TestPsqlConnects(t *testing.T) {
 					t.Errorf("check %q failed: %s", c.Name, c.Detail)
 				}
 			}
-			if v, _ := findFact(epi.Values.Facts, "startup packet"); !strings.Contains(v, "application_name=psql") {
-				t.Errorf("startup packet fact = %q, want psql's application_name", v)
+			if v, _ := findFact(epi.Values.Facts, "startup packet"); !strings.Contains(v, "application_name=psql") || !strings.Contains(v, "protocol 3.0") {
+				t.Errorf("startup packet fact = %q, want psql's application_name and protocol 3.0", v)
+			}
+			// A 4-byte key, in both releases: psql asked for 3.0.
+			k := epi.Values.ClientBackendKey
+			if k == nil || len(k.SecretKeyHex) != 8 || k.SecretKeyHex != walkthrough.KeyHex(k.SecretKey) || epi.Values.CancelKey == nil || *epi.Values.CancelKey != k.SecretKey {
+				t.Errorf("client_backend_key %+v, cancel_key %v: want a 4-byte key, the same on both sides", k, epi.Values.CancelKey)
+			}
+			if !d.fl.keyInPostmaster() {
+				if i := slices.IndexFunc(epi.Values.Checks, func(c walkthrough.Check) bool { return c.Key == "check.reenact.key_width" }); i < 0 || epi.Values.Checks[i].Args["bytes"] != "4" {
+					t.Errorf("checks %+v: want the key width checked at 4 bytes", epi.Values.Checks)
+				}
 			}
 		})
 	}
@@ -109,7 +127,7 @@ func TestPsqlSeesForkFailure(t *testing.T) {
 // cancelled.
 func TestPsqlCancel(t *testing.T) {
 	psql := lookPsql(t)
-	for _, name := range []string{"16.4", "17.1"} {
+	for _, name := range []string{"16.4", "17.1", "18.4"} {
 		t.Run(name, func(t *testing.T) {
 			running := make(chan int, 2)
 			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), WaitForClient: true},
@@ -148,6 +166,13 @@ func TestPsqlCancel(t *testing.T) {
 			want := walkthrough.CancelRequest{PID: backend, Matched: true, CheckedByPID: stops[2].Values.ChildPID}
 			if cr := epi.Values.CancelRequest; cr == nil || *cr != want || cr.CheckedByPID == os.Getpid() {
 				t.Errorf("cancel_request = %+v, want %+v (postmaster %d)", cr, want, os.Getpid())
+			}
+			if d.fl.sharedKeys() {
+				// psql's 4-byte key, found among the keys the backends
+				// published.
+				if f, ok := factKey(epi.Values.Facts, "fact.reenact.keys_searched"); !ok || f.Args["published"] != "1" {
+					t.Errorf("keys searched = %+v, want psql's backend's key published", f)
+				}
 			}
 			err := <-runErr
 			if err == nil {

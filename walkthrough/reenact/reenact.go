@@ -1,9 +1,18 @@
 // Package reenact is the driver that performs every phase of BackendStartup
 // for real, with nothing but pgwalk: a mini postmaster with a Unix and a TCP
-// listen socket, a postmaster-death pipe, a child-slot table and a
-// BackendList; a client that connects; a cancel key from the OS CSPRNG; a
-// real child process that closes the sockets it inherited and then speaks
-// the PostgreSQL v3 wire protocol far enough for psql to connect.
+// listen socket, a postmaster-death pipe, a child-slot table (or, for a
+// release that has one, a pool of child entries) and a list of children; a
+// client that connects; a cancel key from the OS CSPRNG, made by the
+// postmaster or by the backend as the release makes it (a backend publishes
+// its key in a shared-memory table that a cancel connection's child
+// searches); a real child process that closes the sockets it inherited and
+// then speaks the PostgreSQL v3 wire protocol, with the protocol versions
+// the release speaks, far enough for psql to connect.
+//
+// What differs between releases comes from the release's manifest
+// (walkthrough.Facts): the driver branches on facts such as where the key
+// is made, when a child joins the list and whether there is a pool, never
+// on a version number.
 //
 // Go cannot fork without exec, so the child is started the way PostgreSQL
 // itself starts backends on Windows and in EXEC_BACKEND builds: fork+exec of
@@ -35,7 +44,9 @@ const ChildCommand = "__reenact-backend"
 // slotCount is the mini postmaster's MaxLivePostmasterChildren(): the
 // too-many-children limit of canAcceptConnections and the size of the
 // child-slot table, one number for both as in PostgreSQL (which computes it
-// from max_connections and related settings).
+// from max_connections and related settings). For a release with a pool it
+// is the size of the client-backend pool (PostgreSQL 18 sizes it
+// 2 * (MaxConnections + max_wal_senders)).
 const slotCount = 16
 
 // Driver re-enacts BackendStartup with real processes. Create it with New;
@@ -73,7 +84,16 @@ type Driver struct {
 	maxChildren int
 	slots       []bool
 	nextSlot    int
-	all         []*conn
+	// pool is the client-backend pool of a release that has one (built
+	// at Start with maxChildren entries); nil otherwise.
+	pool *pool
+	all  []*conn
+
+	// keys is the shared key table of a release whose cancel requests
+	// are checked against the keys the backends published, and keysPath
+	// its file; nil and "" otherwise. Set by Start.
+	keys     *keyTable
+	keysPath string
 
 	// Owned by the goroutine that calls Next.
 	cur      *conn

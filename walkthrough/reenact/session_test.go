@@ -31,13 +31,25 @@ type session struct {
 	nc  net.Conn
 	fe  *pgproto3.Frontend
 	key walkthrough.BackendKey
+	// raw is the key of BackendKeyData as it came, of any length, and
+	// negotiated the version a NegotiateProtocolVersion named ("" when
+	// none came).
+	raw        []byte
+	negotiated string
 }
 
-// openSession sends a StartupMessage on nc; ready reads the answer.
+// openSession sends a protocol 3.0 StartupMessage on nc; ready reads the
+// answer.
 func openSession(t testing.TB, nc net.Conn) *session {
 	t.Helper()
+	return openSessionAt(t, nc, protocol30)
+}
+
+// openSessionAt is openSession asking for protocol proto.
+func openSessionAt(t testing.TB, nc net.Conn, proto uint32) *session {
+	t.Helper()
 	s := &session{nc: nc, fe: pgproto3.NewFrontend(nc, nc)}
-	s.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: protocol30, Parameters: map[string]string{"user": "student", "database": "class"}})
+	s.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: proto, Parameters: map[string]string{"user": "student", "database": "class"}})
 	if err := s.fe.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +67,11 @@ func (s *session) ready(t testing.TB) {
 			t.Fatalf("session: %v", err)
 		}
 		switch m := msg.(type) {
+		case *pgproto3.NegotiateProtocolVersion:
+			s.negotiated = walkthrough.ProtocolName(m.NewestMinorProtocol)
 		case *pgproto3.BackendKeyData:
-			s.key = walkthrough.BackendKey{PID: int(m.ProcessID), SecretKey: int32(binary.BigEndian.Uint32(m.SecretKey))}
+			s.raw = append([]byte(nil), m.SecretKey...)
+			s.key = *backendKey(int(m.ProcessID), m.SecretKey)
 		case *pgproto3.ErrorResponse:
 			t.Fatalf("session: %s", m.Message)
 		case *pgproto3.ReadyForQuery:
@@ -74,12 +89,19 @@ func (s *session) terminate(t testing.TB) {
 	s.nc.Close()
 }
 
-// sendCancel sends a CancelRequest on nc and waits until the server closes
-// the connection, as PostgreSQL answers a cancel request with nothing.
+// sendCancel sends a CancelRequest with a 4-byte key on nc and waits until
+// the server closes the connection, as PostgreSQL answers a cancel request
+// with nothing.
 func sendCancel(t testing.TB, nc net.Conn, pid int, key int32) {
 	t.Helper()
 	secret := make([]byte, 4)
 	binary.BigEndian.PutUint32(secret, uint32(key))
+	sendCancelKey(t, nc, pid, secret)
+}
+
+// sendCancelKey is sendCancel with a key of any length.
+func sendCancelKey(t testing.TB, nc net.Conn, pid int, secret []byte) {
+	t.Helper()
 	fe := pgproto3.NewFrontend(nc, nc)
 	fe.Send(&pgproto3.CancelRequest{ProcessID: uint32(pid), SecretKey: secret})
 	if err := fe.Flush(); err != nil {

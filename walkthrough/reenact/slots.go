@@ -78,3 +78,55 @@ func closedFDs(before, after []walkthrough.FD) []walkthrough.FD {
 	}
 	return closed
 }
+
+// releaseRecord gives c's record back, as the fork-failure branch and
+// CleanupBackend do: it takes the record off the list, if it is there, and
+// gives its slot back, to the pool's free list when the release has a pool
+// (ReleasePostmasterChildSlot), to the slot table otherwise; a dead-end
+// record has no slot. It returns whether the slot is free afterwards
+// (false for a dead end, which has none).
+func (d *Driver) releaseRecord(c *conn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, bn := range d.backendList {
+		if bn == &c.node {
+			d.backendList = append(d.backendList[:i:i], d.backendList[i+1:]...)
+			break
+		}
+	}
+	if c.node.DeadEnd {
+		return false
+	}
+	if d.pool != nil {
+		d.pool.give(c.node.ChildSlot)
+		return d.pool.isFree(c.node.ChildSlot)
+	}
+	d.releaseSlot(c.node.ChildSlot)
+	return c.node.ChildSlot > 0 && c.node.ChildSlot <= len(d.slots) && !d.slots[c.node.ChildSlot-1]
+}
+
+// onList reports whether c's record is on the postmaster's list.
+func (d *Driver) onList(c *conn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, bn := range d.backendList {
+		if bn == &c.node {
+			return true
+		}
+	}
+	return false
+}
+
+// slotFree reports whether c's slot is free: true for a dead end, which
+// has none.
+func (d *Driver) slotFree(c *conn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.node.DeadEnd {
+		return true
+	}
+	if d.pool != nil {
+		return d.pool.isFree(c.node.ChildSlot)
+	}
+	return c.node.ChildSlot > 0 && c.node.ChildSlot <= len(d.slots) && !d.slots[c.node.ChildSlot-1]
+}
