@@ -6,7 +6,7 @@ import (
 	"github.com/pgwalk/pgwalk/walkthrough"
 	"github.com/pgwalk/pgwalk/walkthrough/narrate"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
-	"github.com/pgwalk/pgwalk/walkthrough/trace"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 )
 
 // DriverNames lists the values of --driver.
@@ -30,7 +30,7 @@ func newDriver(name string, opts walkthrough.DriverOptions) (walkthrough.Driver,
 	case "reenact":
 		return reenact.New(opts), nil
 	case "live":
-		return trace.New(opts), nil
+		return live.New(opts), nil
 	}
 	return nil, UsageError(&UnknownDriverError{Name: name})
 }
@@ -41,11 +41,11 @@ func newDriver(name string, opts walkthrough.DriverOptions) (walkthrough.Driver,
 func liveHint(v walkthrough.Version) func() string {
 	ch := make(chan string, 1)
 	go func() {
-		if trace.Supported() != nil {
+		if live.Supported() != nil {
 			ch <- ""
 			return
 		}
-		bin, found, err := trace.FindPostgres("", v.Major)
+		bin, found, err := live.FindPostgres("", v)
 		if err != nil {
 			ch <- ""
 			return

@@ -14,7 +14,7 @@ import (
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
-	"github.com/pgwalk/pgwalk/walkthrough/trace"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 )
 
 // TestRunOptions checks what `run` fills in, through runF, without running.
@@ -112,9 +112,8 @@ func runJSON(t testing.TB, args ...string) ([]render.JSONStop, ExitCode, string)
 }
 
 // TestRunEveryDriver is the phase-sequence suite through the CLI: every
-// driver that can run here walks the phases in order for every release.
-// narrate and reenact report exactly the stops of the release's plan (the
-// live driver joins them once it reads its stops from the manifest).
+// driver that can run here walks the phases in order for every release,
+// and reports exactly the stops of the release's plan.
 func TestRunEveryDriver(t *testing.T) {
 	for _, driver := range []string{"narrate", "reenact", "live"} {
 		for _, v := range walkthrough.Versions() {
@@ -156,9 +155,6 @@ func TestRunEveryDriver(t *testing.T) {
 				if strings.Join(ids(phases), ",") != strings.Join(ids(want), ",") {
 					t.Fatalf("phases %v, want %v", phases, want)
 				}
-				if driver == "live" {
-					return
-				}
 				plan, err := v.Release().Plan("")
 				if err != nil {
 					t.Fatal(err)
@@ -196,11 +192,11 @@ func TestRunRefusesUnsupported(t *testing.T) {
 // scripts/test.sh installs the builds) a missing build is a failure.
 func skipUnlessLive(t *testing.T, version string) {
 	t.Helper()
-	if err := trace.Supported(); err != nil {
+	if err := live.Supported(); err != nil {
 		t.Skip(err)
 	}
 	v, _ := walkthrough.LookupVersion(version)
-	if _, _, err := trace.FindPostgres("", v.Major); err != nil {
+	if _, _, err := live.FindPostgres("", v); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI must have PostgreSQL %s (scripts/install-pg.sh): %v", version, err)
 		}
