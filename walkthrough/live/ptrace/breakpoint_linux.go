@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 	"fmt"
 
@@ -261,6 +262,11 @@ func (t *Tracer) resume(p *Proc) error {
 		return nil
 	}
 	r, err := getRegs(p.PID)
+	if errors.Is(err, unix.ESRCH) {
+		// Killed while stopped: wait4 reports its end next.
+		t.setRunning(p, true)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("registers of pid %d: %w", p.PID, err)
 	}
@@ -275,7 +281,7 @@ func (t *Tracer) resume(p *Proc) error {
 	sig := p.sig
 	p.sig = 0
 	t.setRunning(p, true)
-	if err := unix.PtraceCont(p.PID, int(sig)); err != nil {
+	if err := unix.PtraceCont(p.PID, int(sig)); err != nil && !errors.Is(err, unix.ESRCH) {
 		t.setRunning(p, false)
 		return fmt.Errorf("PTRACE_CONT %d: %w", p.PID, err)
 	}
