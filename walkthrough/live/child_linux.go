@@ -141,7 +141,12 @@ func (w *walker) emitChild(c *conn, bp *ptrace.Breakpoint) error {
 			v.ChildSlot = c.childSlot
 			v.Facts = append(v.Facts, walkthrough.F("fact.live.variable_read", "variable", tab.slotVar, "value", *c.childSlot, "process", walkthrough.Backend))
 		}
-		if c.childProcID = intPtr(w.readVar(ch, tab.pidVar)); c.childProcID != nil {
+		// Only past its cleanup does the child surely hold its own pid
+		// there.
+		if bp != nil {
+			c.childProcID = intPtr(w.readVar(ch, tab.pidVar))
+		}
+		if c.childProcID != nil {
 			v.Facts = append(v.Facts, walkthrough.F("fact.live.variable_read", "variable", tab.pidVar, "value", *c.childProcID, "process", walkthrough.Backend))
 		}
 	}
