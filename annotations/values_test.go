@@ -22,8 +22,8 @@ import (
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/walkthrough"
-	"github.com/pgwalk/pgwalk/walkthrough/reenact"
 	"github.com/pgwalk/pgwalk/walkthrough/live"
+	"github.com/pgwalk/pgwalk/walkthrough/reenact"
 )
 
 // This file proves that every value a note tells the reader to look at is
@@ -433,12 +433,14 @@ func TestNotesNameValuesTheStopsCarry(t *testing.T) {
 					refs[p.ID] = append(refs[p.ID], r)
 				}
 			}
-			runs := reenactRuns(t, v)
-			for _, p := range walkthrough.Phases() {
-				for _, r := range refs[p.ID] {
-					checkRef(t, "reenact", p.ID, r, runs[r.Run])
+			t.Run("reenact", func(t *testing.T) {
+				runs := reenactRuns(t, v)
+				for _, p := range walkthrough.Phases() {
+					for _, r := range refs[p.ID] {
+						checkRef(t, "reenact", p.ID, r, runs[r.Run])
+					}
 				}
-			}
+			})
 			t.Run("live", func(t *testing.T) {
 				stops := liveRun(t, v)
 				for _, p := range walkthrough.Phases() {

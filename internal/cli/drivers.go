@@ -4,9 +4,9 @@ import (
 	"fmt"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 	"github.com/pgwalk/pgwalk/walkthrough/narrate"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
-	"github.com/pgwalk/pgwalk/walkthrough/live"
 )
 
 // DriverNames lists the values of --driver.

@@ -13,8 +13,8 @@ import (
 	"github.com/pgwalk/pgwalk/internal/iostreams"
 	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
-	"github.com/pgwalk/pgwalk/walkthrough/reenact"
 	"github.com/pgwalk/pgwalk/walkthrough/live"
+	"github.com/pgwalk/pgwalk/walkthrough/reenact"
 )
 
 // TestRunOptions checks what `run` fills in, through runF, without running.

@@ -184,6 +184,9 @@ func (w *walker) emitRegistration(c *conn, bp *ptrace.Breakpoint, how string) er
 	tab := w.tab
 	v := w.values(c)
 	v.Backend = c.node
+	if c.node != nil {
+		v.ChildSlot = walkthrough.Int(c.node.ChildSlot)
+	}
 	if list, head, ok := w.childList(); ok {
 		v.BackendList = list
 		if tab.joinedAtRegistration && c.node != nil {
