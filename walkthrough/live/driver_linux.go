@@ -39,7 +39,7 @@ type state struct {
 	hide []string
 	// extraConf adds server settings ("name=value", tests only).
 	extraConf []string
-	// beforeClient runs on the tracer goroutine just before pgwalk's own
+	// beforeClient runs on the walk's goroutine just before pgwalk's own
 	// client connects (tests of other clients arriving first).
 	beforeClient func()
 
@@ -297,7 +297,7 @@ func (d *Driver) Close() error {
 	return d.closeErr
 }
 
-// awaitDone waits up to limit for the tracer goroutine to end.
+// awaitDone waits up to limit for the walk's goroutine to end.
 func (d *Driver) awaitDone(limit time.Duration) bool {
 	t := time.NewTimer(limit)
 	defer t.Stop()

@@ -54,10 +54,10 @@ type Cluster struct {
 	reaped bool
 }
 
-// Start copies the template into a new private directory and
-// starts the server there, untraced, waiting until it accepts connections.
-// Its first connection, the warm-up, is made once it is traced (see
-// probe_linux.go).
+// Start copies the template of version into a new private directory and
+// starts the server bin there, untraced, as the user of cred (nil:
+// pgwalk's own), with the extra settings conf ("name=value"), waiting
+// until it accepts connections. Its first connection is the caller's.
 func Start(ctx context.Context, bin, version string, cred *syscall.Credential, conf []string) (c *Cluster, err error) {
 	template, err := clusterTemplate(ctx, bin, version, cred)
 	if err != nil {
