@@ -576,3 +576,112 @@ func TestLiveProbeBound(t *testing.T) {
 	}
 	assertCleanedUp(t, info, f.child)
 }
+
+// TestLivePsqlCancel walks the connection of a real psql (protocol 3.0)
+// on 18.4, where the backend makes the key itself, and cancels psql's
+// pg_sleep with a CancelRequest built from the pid and the key the walk
+// reported.
+func TestLivePsqlCancel(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must have psql")
+		}
+		t.Skip("no psql")
+	}
+	v := version(t, "18.4")
+	d, _ := startLive(t, v, func(_ *Driver, o *walkthrough.DriverOptions) { o.WaitForClient = true })
+	info := d.Cluster()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// psql runs detached (setsid --fork): the tracer's wait4 reaps any
+	// child of this process, so a child of its own would lose its exit
+	// status to it. psql's output and status go to files.
+	dir := t.TempDir()
+	outFile, rcFile := filepath.Join(dir, "out"), filepath.Join(dir, "rc")
+	script := `"$0" "$@" >"$PSQL_OUT" 2>&1; echo $? >"$PSQL_RC.tmp" && mv "$PSQL_RC.tmp" "$PSQL_RC"`
+	cmd := exec.Command("setsid", "--fork", "sh", "-c", script, psql, "-X", "-h", info.SocketDir, "-p", fmt.Sprint(info.Port),
+		"-U", "postgres", "-d", "postgres", "-c", "SELECT pg_sleep(60)")
+	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=60", "PSQL_OUT="+outFile, "PSQL_RC="+rcFile)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start psql detached: %v", err)
+	}
+	go func() { _ = cmd.Wait() }() // setsid itself ends at once
+	psqlDone := func() (string, bool) {
+		rc, err := os.ReadFile(rcFile)
+		if err != nil {
+			return "", false
+		}
+		out, _ := os.ReadFile(outFile)
+		return strings.TrimSpace(string(rc)) + ": " + string(out), true
+	}
+	s := walkthrough.NewSession(d, v).ForScenario("")
+	var evs []walkthrough.Event
+	for len(evs) == 0 || evs[len(evs)-1].Phase != walkthrough.Epilogue {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		evs = append(evs, ev)
+	}
+	checkStopMessages(t, evs)
+	if bad := failedChecks(evs); len(bad) > 0 {
+		t.Errorf("checks failed: %v", bad)
+	}
+	ep := evs[len(evs)-1]
+	key, err := hex.DecodeString(ep.Values.CancelKeyHex)
+	if err != nil || len(key) != v.Release().Facts.CancelKey.Bytes("3.0") || ep.Values.CancelKey == nil {
+		t.Fatalf("psql asked for protocol 3.0: the key %q (%v) should have 4 bytes", ep.Values.CancelKeyHex, ep.Values.CancelKey)
+	}
+	pid := stop(t, evs, walkthrough.Fork).Values.ChildPID
+	// Keep the walk going: a cancel connection that arrives while the
+	// walk waits for a client is walked too.
+	walked := make(chan []walkthrough.Event, 1)
+	go func() {
+		var more []walkthrough.Event
+		for {
+			ev, err := s.Next(ctx)
+			if err != nil {
+				walked <- more
+				return
+			}
+			more = append(more, ev)
+		}
+	}()
+	defer func() {
+		cancel()
+		more := <-walked
+		checkStopMessages(t, more)
+		if bad := failedChecks(more); len(bad) > 0 {
+			t.Errorf("checks of the later connections failed: %v", bad)
+		}
+	}()
+	// A cancel that arrives while psql's connection starts up ends the
+	// startup instead: wait until the backend's process title says it
+	// runs the query.
+	for {
+		title, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(title), "SELECT") {
+			break
+		}
+		if res, ok := psqlDone(); ok || ctx.Err() != nil {
+			t.Fatalf("psql's query did not start (psql: %s)", res)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for sent := 0; ; sent++ {
+		if err := cancelRequest(info, pid, key); err != nil {
+			t.Fatal(err)
+		}
+		if res, ok := psqlDone(); ok {
+			if !strings.HasPrefix(res, "1: ") || !strings.Contains(res, "canceling statement due to user request") {
+				t.Fatalf("psql ended with %s", res)
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("psql's pg_sleep(60) did not end after %d CancelRequests", sent)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -12,6 +12,10 @@
 // does (handlePtraceFuncs). Only Interrupt needs no queue: it wakes a wait
 // with a signal.
 //
+// Wait waits with wait4(-1, __WALL), which reports every child of the
+// process, traced or not: a program must not count on the exit status of
+// a child of its own that ends while a Tracer waits (run it detached).
+//
 // A Tracer made with PTRACE_O_EXITKILL takes its tracees down if the
 // tracing thread dies, so that a crashed program never leaves a process
 // full of int3 bytes behind; Close detaches everything first.
