@@ -25,7 +25,12 @@ func (w *walker) epilogue(c *conn) error {
 		return err
 	}
 	if c.child != nil && !c.child.Exited() && !tab.keyInPostmaster {
-		if err := w.catchKey(c); err != nil {
+		// The postmaster stays stopped meanwhile, as at every stop: a
+		// client that connects now is walked next, not let through.
+		w.pm.Hold(true)
+		err := w.catchKey(c)
+		w.pm.Hold(false)
+		if err != nil {
 			return err
 		}
 	}
@@ -93,8 +98,7 @@ func (w *walker) epilogue(c *conn) error {
 
 // catchKey runs the backend until it has filled its cancel key
 // (facts.cancel_key: filled_by, given &variable and the length) and reads
-// the key from its memory. The postmaster runs meanwhile, its breakpoints
-// removed.
+// the key from its memory, with the postmaster held.
 func (w *walker) catchKey(c *conn) error {
 	t, tab, ch := w.t, w.tab, c.child
 	fill, ok := w.sym(tab.keyFill.fn)

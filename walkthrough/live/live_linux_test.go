@@ -146,7 +146,7 @@ func testLiveWaitForClient(t *testing.T, name, mech string) {
 		for {
 			ev, err := s.Next(ctx)
 			if err != nil {
-				t.Fatalf("connection %d: Next: %v", conn, err)
+				t.Fatalf("connection %d: Next: %v\nserver log:\n%s", conn, err, d.cl.LogTail(40))
 			}
 			evs = append(evs, ev)
 			if ev.Connection != conn {
