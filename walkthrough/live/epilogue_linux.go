@@ -216,6 +216,10 @@ func (w *walker) finalChecks(c *conn, key *walkthrough.BackendKey) []walkthrough
 		slotFrom = "child_slot"
 	}
 	same("check.live.same_slot", slotFrom, num(c.slot), tab.slotVar, num(c.childSlot), rec+".child_slot", nodeSlot)
+	if c.forkRet != nil && *c.forkRet < 0 && !w.opts.WaitForClient {
+		// No child: the client must have got an error, not a key.
+		cs = append(cs, walkthrough.C(key == nil, "check.live.no_backend", "function", tab.fork.fn, "returned", *c.forkRet))
+	}
 	if c.fdsBefore != nil {
 		had, kept, client := false, false, false
 		for _, fd := range c.fdsBefore {

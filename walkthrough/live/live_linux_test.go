@@ -685,3 +685,111 @@ func TestLivePsqlCancel(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestLiveForkFailure makes the fork fail for real: the postmaster is
+// moved into a process-number cgroup that it fills alone (pids.max 1), so
+// that its next fork gets EAGAIN. The walk follows the release's
+// fork-failure plan, with the error read from the postmaster's log, and
+// the client gets the error.
+func TestLiveForkFailure(t *testing.T) {
+	for _, name := range []string{"16.4", "18.4"} {
+		t.Run(name, func(t *testing.T) {
+			v := version(t, name)
+			d, _ := startLive(t, v, nil)
+			info := d.Cluster()
+			pidsCgroup(t, d, 1)
+			// The session checks the walk against both plans: this one
+			// must be the fork-failure plan's.
+			s := walkthrough.NewSession(d, v)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			for {
+				_, err := s.Next(ctx)
+				if walkthrough.IsEOF(err) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("Next after %d stops: %v", len(s.Stops()), err)
+				}
+			}
+			evs := s.Stops()
+			checkStopMessages(t, evs)
+			plan, _ := v.Release().Plan(walkthrough.ScenarioForkFailure)
+			if err := plan.Check(evs, true); err != nil {
+				t.Fatal(err)
+			}
+			for i, ev := range evs {
+				if ev.Point != plan.Stops[i].At || len(ev.Unobserved) > 0 && ev.Phase != walkthrough.Fork {
+					t.Errorf("stop %d: point %q, unobserved %v", i+1, ev.Point, ev.Unobserved)
+				}
+			}
+			if f := stop(t, evs, walkthrough.Fork); f.Values.ForkReturn == nil || *f.Values.ForkReturn != -1 {
+				t.Errorf("the fork returned %v, want -1", f.Values.ForkReturn)
+			}
+			ff := stop(t, evs, walkthrough.ForkFailure)
+			if e := ff.Values.Errno; e == nil || e.Name != "EAGAIN" || len(ff.Values.Log) != 1 || !strings.Contains(ff.Values.Log[0], "could not fork new process for connection") {
+				t.Errorf("fork failure: errno %+v, log %q", ff.Values.Errno, ff.Values.Log)
+			}
+			ep := evs[len(evs)-1]
+			// report_fork_failure_to_client writes a bare error message,
+			// not a protocol 3 one: pgconn reports it as a bad message.
+			if ce := facts(ep, "fact.live.client_error"); len(ce) != 1 || ep.Values.ClientBackendKey != nil {
+				t.Errorf("the client did not get an error instead of a key: %+v", ep.Values)
+			}
+			if err := d.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			assertCleanedUp(t, info)
+		})
+	}
+}
+
+// pidsCgroup moves d's postmaster into a new process-number cgroup whose
+// limit is max (cgroup v1's pids controller, or v2 where it is enabled),
+// removed at the end of the test, once d is closed. It skips where no such
+// cgroup can be made here.
+func pidsCgroup(t *testing.T, d *Driver, max int) {
+	t.Helper()
+	pid := d.Cluster().PostmasterPID
+	var dir string
+	for _, parent := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(parent, "cgroup.procs")); err != nil {
+			continue
+		}
+		cg := filepath.Join(parent, fmt.Sprintf("pgwalk-test-%d-%d", os.Getpid(), pid))
+		if err := os.Mkdir(cg, 0o755); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(cg, "pids.max")); err != nil {
+			_ = os.Remove(cg)
+			continue
+		}
+		dir = cg
+		break
+	}
+	if dir == "" {
+		t.Skip("no process-number cgroup can be made here (cgroup v1 pids, or v2 with the pids controller)")
+	}
+	t.Cleanup(func() {
+		// Empty once the cluster is gone; wait for its processes to leave.
+		_ = d.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := os.Remove(dir)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("cgroup %s: %v", dir, err)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(fmt.Sprint(max)), 0o644); err != nil {
+		t.Skipf("cannot limit the cgroup's processes: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(fmt.Sprint(pid)), 0o644); err != nil {
+		t.Skipf("cannot move the postmaster into the cgroup: %v", err)
+	}
+}

@@ -459,17 +459,3 @@ func (w *walker) emitFork(c *conn, h ptrace.Hit, unobserved ...string) error {
 	}
 	return w.emit(walkthrough.Fork, w.pm.PID, v, unobserved...)
 }
-
-// emitForkFailure reports a fork that failed: the fork stop (-1), then the
-// failure, at once (the postmaster cleans up and reports it to the client
-// right after; the error number stays in its thread).
-func (w *walker) emitForkFailure(c *conn, h ptrace.Hit) error {
-	w.failed = true
-	v := w.values(c)
-	v.ForkReturn = c.forkRet
-	v.Facts = append(v.Facts, bpFact(h.BP))
-	if err := w.emit(walkthrough.Fork, w.pm.PID, v, "errno"); err != nil {
-		return err
-	}
-	return w.emit(walkthrough.ForkFailure, w.pm.PID, w.values(c), "errno", "log")
-}

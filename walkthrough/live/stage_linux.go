@@ -62,3 +62,5 @@ func (w *walker) stalled(st stage) error {
 	e.Try = "again on a less loaded machine, or --driver reenact, which needs no PostgreSQL server"
 	return e
 }
+
+var stFailure = stage{name: "the fork failure", expected: "the postmaster to give the record back, log the failure, and close the client socket", traps: true}
