@@ -22,8 +22,8 @@ import (
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/walkthrough"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
-	"github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
 // This file proves that every value a note tells the reader to look at is
@@ -433,12 +433,14 @@ func TestNotesNameValuesTheStopsCarry(t *testing.T) {
 					refs[p.ID] = append(refs[p.ID], r)
 				}
 			}
-			runs := reenactRuns(t, v)
-			for _, p := range walkthrough.Phases() {
-				for _, r := range refs[p.ID] {
-					checkRef(t, "reenact", p.ID, r, runs[r.Run])
+			t.Run("reenact", func(t *testing.T) {
+				runs := reenactRuns(t, v)
+				for _, p := range walkthrough.Phases() {
+					for _, r := range refs[p.ID] {
+						checkRef(t, "reenact", p.ID, r, runs[r.Run])
+					}
 				}
-			}
+			})
 			t.Run("live", func(t *testing.T) {
 				stops := liveRun(t, v)
 				for _, p := range walkthrough.Phases() {
@@ -648,10 +650,10 @@ func readKey(t *testing.T, c net.Conn, fe *pgproto3.Frontend) walkthrough.Backen
 // cannot trace or, outside CI, where the build is not installed.
 func liveRun(t *testing.T, v walkthrough.Version) []walkthrough.Event {
 	t.Helper()
-	if err := trace.Supported(); err != nil {
+	if err := live.Supported(); err != nil {
 		t.Skip(err)
 	}
-	bin := filepath.Join(trace.PGCacheDir(), v.Name, "bin")
+	bin := filepath.Join(live.PGCacheDir(), v.Name, "bin")
 	if _, err := os.Stat(filepath.Join(bin, "postgres")); err != nil {
 		msg := fmt.Sprintf("PostgreSQL %s is not installed in %s: run scripts/install-pg.sh", v.Name, bin)
 		if os.Getenv("CI") == "true" {
@@ -659,5 +661,5 @@ func liveRun(t *testing.T, v walkthrough.Version) []walkthrough.Event {
 		}
 		t.Skip(msg)
 	}
-	return walkAll(t, trace.New(walkthrough.DriverOptions{Version: v, PGBin: bin}), v)
+	return walkAll(t, live.New(walkthrough.DriverOptions{Version: v, PGBin: bin}), v)
 }

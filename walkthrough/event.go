@@ -3,6 +3,8 @@ package walkthrough
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 )
 
 // Process says which process a stop was observed in.
@@ -36,6 +38,22 @@ type Event struct {
 	// "fork_process returned" or "after ClosePostmasterPorts".
 	Point  string `json:"point,omitempty"`
 	Values Values `json:"values"`
+	// Unobserved lists the planned values (their JSON keys) that a driver
+	// which observes could not observe at this stop, for example where a
+	// stripped binary has no symbol to read them at; a fact says why.
+	Unobserved []string `json:"unobserved,omitempty"`
+}
+
+// Lacks returns the keys of want that ev neither holds nor says it could
+// not observe.
+func (ev Event) Lacks(want []string) []string {
+	var out []string
+	for _, k := range MissingValues(ev.Values, want) {
+		if !slices.Contains(ev.Unobserved, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Values is the one vocabulary every driver uses for what it observed. A
@@ -228,6 +246,23 @@ type Fact struct {
 	Args  map[string]string `json:"args,omitempty"`
 	Name  string            `json:"name"`
 	Value string            `json:"value"`
+}
+
+// ClosedFDs returns the descriptors of before that after no longer holds:
+// a number that after lacks, or that points at another target there (the
+// descriptor was closed and the number reused).
+func ClosedFDs(before, after []FD) []FD {
+	still := make(map[string]bool, len(after))
+	for _, fd := range after {
+		still[strconv.Itoa(fd.Num)+" "+fd.Target] = true
+	}
+	var out []FD
+	for _, fd := range before {
+		if !still[strconv.Itoa(fd.Num)+" "+fd.Target] {
+			out = append(out, fd)
+		}
+	}
+	return out
 }
 
 // Int32 returns a pointer to v, for the optional fields of Values.

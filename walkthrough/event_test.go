@@ -49,3 +49,16 @@ func TestValuesJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestClosedFDs(t *testing.T) {
+	before := []FD{{Num: 7, Kind: "a", Target: "pipe:[1]"}, {Num: 8, Kind: "b", Target: "socket:[2]"}, {Num: 10, Kind: "c", Target: "socket:[3]"}}
+	after := []FD{{Num: 8, Kind: "b", Target: "socket:[9]"}, {Num: 10, Kind: "c", Target: "socket:[3]"}}
+	got := ClosedFDs(before, after)
+	// fd 8 was closed and the number reused for another socket.
+	if len(got) != 2 || got[0].Num != 7 || got[1].Num != 8 {
+		t.Errorf("ClosedFDs = %+v, want fds 7 and 8", got)
+	}
+	if got := ClosedFDs([]FD{{Num: 3}, {Num: 4}}, []FD{{Num: 4}}); len(got) != 1 || got[0].Num != 3 {
+		t.Errorf("ClosedFDs without targets = %+v, want fd 3", got)
+	}
+}

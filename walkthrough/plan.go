@@ -37,7 +37,8 @@ func (e *PlanError) Error() string {
 // Check compares the stops of one connection with p: the same phases in the
 // same processes, in the same order. When observed is true (a driver that
 // runs processes), the planned closing check must be there too and every
-// stop must carry the values the plan names; a narration reports neither.
+// stop must carry the values the plan names, but for those it says it
+// could not observe (Event.Unobserved); a narration reports neither.
 func (p StopPlan) Check(stops []Event, observed bool) error {
 	want := p.Stops
 	if !observed {
@@ -55,7 +56,7 @@ func (p StopPlan) Check(stops []Event, observed bool) error {
 		if !observed {
 			continue
 		}
-		if missing := MissingValues(ev.Values, w.Values); len(missing) > 0 {
+		if missing := ev.Lacks(w.Values); len(missing) > 0 {
 			return &PlanError{Stop: i + 1, Msg: fmt.Sprintf("%s (%s) lacks %s", w.Phase, w.Point, strings.Join(missing, ", "))}
 		}
 	}

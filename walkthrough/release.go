@@ -67,6 +67,9 @@ type Facts struct {
 	// Enumerator.Desc), {pid} and {socket}: "forked new {type}, pid={pid}
 	// socket={socket}".
 	ForkedLog string `yaml:"forked_log"`
+	// ClientSocket is the record Functions.AcceptSocket fills for a new
+	// connection, where a driver reads which client connected.
+	ClientSocket ClientSocket `yaml:"client_socket"`
 }
 
 // Protocol is the range of frontend/backend protocol versions a release
@@ -104,6 +107,29 @@ type Pool struct {
 	// "pmchild.c:191"; DeadEndPushAt is where a dead-end one goes there.
 	PushAt        string `yaml:"push_at"`
 	DeadEndPushAt string `yaml:"dead_end_push_at"`
+	// ClientSocket is the record Functions.AcceptSocket fills for a new
+	// connection, where a driver reads which client connected.
+	ClientSocket ClientSocket `yaml:"client_socket"`
+}
+
+// ClientSocket is the record the accept function fills for a new
+// connection (its second argument): the client's socket and address.
+type ClientSocket struct {
+	// Type is the C type: "Port", "ClientSocket".
+	Type string `yaml:"type"`
+	// Layouts gives, per architecture (by GOARCH name), where its fields
+	// lie.
+	Layouts map[string]SocketLayout `yaml:"layouts"`
+}
+
+// SocketLayout is where a ClientSocket's fields lie, in bytes from its
+// start.
+type SocketLayout struct {
+	// Sock is the offset of the socket (a pgsocket, an int on Unix).
+	Sock int `yaml:"sock"`
+	// RAddr is the offset of the client's address (raddr, a SockAddr:
+	// a sockaddr_storage and its length).
+	RAddr int `yaml:"raddr"`
 }
 
 // Startup describes BackendStartup's signature and where its accept decision
@@ -141,6 +167,11 @@ type Functions struct {
 	Release Call `yaml:"release"`
 	// ReleaseSlot gives the child slot back: "ReleasePostmasterChildSlot".
 	ReleaseSlot Call `yaml:"release_slot"`
+	// CloseSocket is the call by which the postmaster closes its copy of
+	// the client socket once BackendStartup has returned ("close" of the
+	// C library): the postmaster's first call of it after the fork comes
+	// after the registration.
+	CloseSocket Call `yaml:"close_socket"`
 	// Launch creates the child; in an EXEC_BACKEND build it forks and
 	// execs ("backend_forkexec", "postmaster_child_launch").
 	Launch Call `yaml:"launch"`
@@ -236,6 +267,9 @@ type CancelKey struct {
 	// PublishedBy is the function that puts the key where a cancel
 	// request is checked, when that is shared memory: "ProcSignalInit".
 	PublishedBy string `yaml:"published_by"`
+	// FilledBy is the call that writes the key into Variable, given the
+	// variable's address and the key's length: "pg_strong_random".
+	FilledBy string `yaml:"filled_by"`
 	// InRecord is true when the postmaster's record of the child keeps a
 	// copy (Backend.cancel_key).
 	InRecord bool `yaml:"in_record"`
@@ -365,6 +399,27 @@ func (r Record) Desc(name string) string {
 		}
 	}
 	return name
+}
+
+// Value returns the value of the bkend_type called name.
+func (r Record) Value(name string) (int64, bool) {
+	for _, e := range r.BkendTypes {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return 0, false
+}
+
+// TypeName returns the name of the bkend_type value v, or a number in
+// brackets for a value the manifest does not name: "bkend_type(3)".
+func (r Record) TypeName(v int64) string {
+	for _, e := range r.BkendTypes {
+		if e.Value == v {
+			return e.Name
+		}
+	}
+	return fmt.Sprintf("bkend_type(%d)", v)
 }
 
 // Enumerator is one named value of a C enum or set of flags.

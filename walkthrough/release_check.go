@@ -131,7 +131,7 @@ func (f *Facts) validate(bad badFunc) *ManifestError {
 	calls := map[string]Call{
 		"accept": f.Functions.Accept, "allocate": f.Functions.Allocate, "allocate_dead_end": f.Functions.AllocateDeadEnd,
 		"assign_slot": f.Functions.AssignSlot, "release": f.Functions.Release, "release_slot": f.Functions.ReleaseSlot,
-		"launch": f.Functions.Launch, "fork": f.Functions.Fork,
+		"launch": f.Functions.Launch, "fork": f.Functions.Fork, "close_socket": f.Functions.CloseSocket,
 	}
 	for name, c := range calls {
 		if c.Library != "" && c.Library != "libc" {
@@ -202,6 +202,9 @@ func (f *Facts) validate(bad badFunc) *ManifestError {
 		return err
 	}
 	if err := f.validatePool(bad); err != nil {
+		return err
+	}
+	if err := f.ClientSocket.validate(bad); err != nil {
 		return err
 	}
 	if err := distinct(bad, "facts.can_accept", f.CanAccept); err != nil {
@@ -319,6 +322,34 @@ func (r *Record) validate(bad badFunc) *ManifestError {
 	}
 	if r.DeadEnd != "" && (!slices.Contains(names, r.DeadEnd) || r.DeadEnd == r.Normal) {
 		return bad("facts.record.dead_end", "%q is not one of bkend_types other than normal", r.DeadEnd)
+	}
+	return nil
+}
+
+func (c *ClientSocket) validate(bad badFunc) *ManifestError {
+	if c.Type == "" && len(c.Layouts) == 0 {
+		return nil // a driver that needs it says so
+	}
+	if c.Type == "" {
+		return bad("facts.client_socket.type", "missing")
+	}
+	if len(c.Layouts) == 0 {
+		return bad("facts.client_socket.layouts", "give the layout for at least one architecture")
+	}
+	archs := make([]string, 0, len(c.Layouts))
+	for a := range c.Layouts {
+		archs = append(archs, a)
+	}
+	sort.Strings(archs)
+	for _, arch := range archs {
+		l := c.Layouts[arch]
+		field := "facts.client_socket.layouts." + arch
+		switch {
+		case l.Sock < 0:
+			return bad(field+".sock", "%d: not an offset", l.Sock)
+		case l.RAddr < 0 || l.RAddr == l.Sock:
+			return bad(field+".raddr", "%d: not an offset apart from sock", l.RAddr)
+		}
 	}
 	return nil
 }

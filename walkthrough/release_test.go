@@ -400,3 +400,51 @@ func fillValue(v *Values, key string) {
 		panic("fillValue: no value for " + key)
 	}
 }
+
+// TestLiveFacts: the facts the live driver reads where the releases
+// differ, and the checks on them.
+func TestLiveFacts(t *testing.T) {
+	tests := []struct {
+		name          string
+		socket        string
+		raddr         int
+		deadEnd       string
+		filledBy      string
+		closeFunction string
+	}{
+		{"16.4", "Port", 152, "", "pg_strong_random", "close"},
+		{"17.1", "ClientSocket", 8, "", "pg_strong_random", "close"},
+		{"18.4", "ClientSocket", 8, "B_DEAD_END_BACKEND", "pg_strong_random", "close"},
+	}
+	for _, tt := range tests {
+		f := parseManifest(t, tt.name).Facts
+		l := f.ClientSocket.Layouts["amd64"]
+		if f.ClientSocket.Type != tt.socket || l.Sock != 0 || l.RAddr != tt.raddr {
+			t.Errorf("%s: client socket %+v", tt.name, f.ClientSocket)
+		}
+		if f.Record.DeadEnd != tt.deadEnd || f.CancelKey.FilledBy != tt.filledBy ||
+			f.Functions.CloseSocket.Function != tt.closeFunction || f.Functions.CloseSocket.Library != "libc" {
+			t.Errorf("%s: dead end %q, key filled by %q, socket closed by %+v", tt.name, f.Record.DeadEnd, f.CancelKey.FilledBy, f.Functions.CloseSocket)
+		}
+	}
+	r := parseManifest(t, "18.4")
+	if n, ok := r.Facts.Record.Value("B_DEAD_END_BACKEND"); !ok || n != 2 || r.Facts.Record.TypeName(6) != "B_WAL_SENDER" || r.Facts.Record.TypeName(99) != "bkend_type(99)" {
+		t.Errorf("bkend_type names: %d %v %s", n, ok, r.Facts.Record.TypeName(6))
+	}
+	base := string(readManifest(t, "18.4"))
+	for _, tt := range []struct{ name, old, new, want string }{
+		{"dead end of no type", "dead_end: B_DEAD_END_BACKEND", "dead_end: B_ZOMBIE", "facts.record.dead_end"},
+		{"dead end the normal type", "dead_end: B_DEAD_END_BACKEND", "dead_end: B_BACKEND", "other than normal"},
+		{"address on the socket", "amd64: {sock: 0, raddr: 8}", "amd64: {sock: 0, raddr: 0}", "facts.client_socket.layouts.amd64.raddr"},
+		{"socket of no type", "  client_socket:\n    type: ClientSocket\n", "  client_socket:\n    type: \"\"\n", "facts.client_socket.type: missing"},
+		{"close from another library", "function: close\n      library: libc", "function: close\n      library: libm", "facts.functions.close_socket.library"},
+	} {
+		if !strings.Contains(base, tt.old) {
+			t.Fatalf("%s: the 18.4 manifest has no %q", tt.name, tt.old)
+		}
+		_, err := ParseRelease("m.yaml", []byte(strings.Replace(base, tt.old, tt.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want one mentioning %q", tt.name, err, tt.want)
+		}
+	}
+}

@@ -7,9 +7,9 @@ import (
 	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/tmpdir"
 	"github.com/pgwalk/pgwalk/walkthrough"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 	"github.com/pgwalk/pgwalk/walkthrough/narrate"
 	"github.com/pgwalk/pgwalk/walkthrough/reenact"
-	live "github.com/pgwalk/pgwalk/walkthrough/trace"
 )
 
 // DriverInfo is one driver of the registry: what `run` needs to know about
@@ -96,7 +96,7 @@ var driverRegistry = []DriverInfo{
 			if err := live.Supported(); err != nil {
 				return "", "", err
 			}
-			bin, found, err := live.FindPostgres("", v.Major)
+			bin, found, err := live.FindPostgres("", v)
 			return found, bin, err
 		},
 	},

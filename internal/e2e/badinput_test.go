@@ -13,7 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/pgwalk/pgwalk/internal/testutil/ptytest"
-	"github.com/pgwalk/pgwalk/walkthrough/trace"
+	"github.com/pgwalk/pgwalk/walkthrough"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 )
 
 // The cases of the bad-input catalogue (docs/errors.md) that need a
@@ -52,10 +53,14 @@ func startLines(stderr string) []string {
 // can trace, or skips (fails in CI, which installs it).
 func livePG16(t *testing.T) string {
 	t.Helper()
-	if err := trace.Supported(); err != nil {
+	if err := live.Supported(); err != nil {
 		t.Skip(err)
 	}
-	bin, _, err := trace.FindPostgres("", 16)
+	v, err := walkthrough.LookupVersion("16.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _, err := live.FindPostgres("", v)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
@@ -102,7 +107,7 @@ func TestRootWithoutServerUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	if err := trace.Supported(); err != nil {
+	if err := live.Supported(); err != nil {
 		t.Skip(err)
 	}
 	// A stand-in that answers --version as PostgreSQL 16.4 does: the

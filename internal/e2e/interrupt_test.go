@@ -12,7 +12,7 @@ import (
 
 	"github.com/pgwalk/pgwalk/internal/testutil/ptytest"
 	"github.com/pgwalk/pgwalk/walkthrough"
-	"github.com/pgwalk/pgwalk/walkthrough/trace"
+	"github.com/pgwalk/pgwalk/walkthrough/live"
 )
 
 // driverRow is one driver as the harness runs it. Adding a driver to the
@@ -78,7 +78,7 @@ func censusOf(t *testing.T, row driverRow, args []string) []walkthrough.Event {
 // must run wherever live tracing is supported.
 func cannotRun(t *testing.T, row driverRow, why string) {
 	t.Helper()
-	if row.optional && (os.Getenv("CI") != "true" || trace.Supported() != nil) {
+	if row.optional && (os.Getenv("CI") != "true" || live.Supported() != nil) {
 		t.Skipf("the %s driver cannot run here (%s); its rows run where it can", row.name, why)
 	}
 	t.Fatalf("census run of %s failed: %s", row.name, why)

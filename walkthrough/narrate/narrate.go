@@ -52,5 +52,9 @@ func (d *Driver) Next(ctx context.Context) (walkthrough.Event, error) {
 	return walkthrough.Event{Phase: s.Phase, Process: s.Process, Point: s.At}, nil
 }
 
+// Observes returns false: a narration's stops carry no observed values,
+// and it has no closing check (walkthrough.Observer).
+func (d *Driver) Observes() bool { return false }
+
 // Close does nothing: narration holds no resources.
 func (d *Driver) Close() error { return nil }
