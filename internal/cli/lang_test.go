@@ -213,9 +213,9 @@ func allKoRuns(t *testing.T) []*koRun {
 	return koResults
 }
 
-// TestDriverMessagesInKorean: every fact, check and message a driver says
-// with a catalog key has an English and a Korean entry, and the driver
-// gives every value the entry names.
+// TestDriverMessagesInKorean: every point, fact, check and message a
+// driver says with a catalog key has an English and a Korean entry, and
+// the driver gives every value the entry names.
 func TestDriverMessagesInKorean(t *testing.T) {
 	for _, r := range allKoRuns(t) {
 		name := r.driver + "/" + r.version + "/" + r.scenario
@@ -236,6 +236,9 @@ func TestDriverMessagesInKorean(t *testing.T) {
 			}
 		}
 		for _, ev := range r.events {
+			if ev.PointKey != "" {
+				check("point", ev.PointMsg())
+			}
 			for _, f := range ev.Values.Facts {
 				if f.Key != "" {
 					check("fact", f.Msg())
