@@ -324,3 +324,74 @@ func TestFactAndCheck(t *testing.T) {
 		t.Errorf("a fact the catalog lacks is said by its key and args: %q: %q", l, v)
 	}
 }
+
+// TestFactOne says a fact whose text has a one form: with {n} 1 and with
+// another number, as a fact and as one text; a language without the one
+// form says every number alike.
+func TestFactOne(t *testing.T) {
+	load()
+	en, err := parse("en.txt", "[fact.list]\nlabel = list\ntext = {n} entries\none = {n} entry\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ko, err := parse("ko.txt", "[fact.list]\nlabel = 목록\ntext = 항목 {n}개\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := tables
+	tables = map[string]*table{"en": en, "ko": ko}
+	t.Cleanup(func() { tables = saved })
+	tests := []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "1 entry"},
+		{"en", 0, "0 entries"},
+		{"en", 2, "2 entries"},
+		{"ko", 1, "항목 1개"},
+		{"ko", 2, "항목 2개"},
+	}
+	for _, tt := range tests {
+		f := walkthrough.F("fact.list", "n", tt.n)
+		if _, v := Fact(tt.lang, f); v != tt.want {
+			t.Errorf("%s n=%d: fact %q, want %q", tt.lang, tt.n, v, tt.want)
+		}
+		if got, want := Text(tt.lang, f.Msg()), strings.SplitN(Text(tt.lang, walkthrough.M("fact.list")), ":", 2)[0]+": "+tt.want; got != want {
+			t.Errorf("%s n=%d: as one text %q, want %q", tt.lang, tt.n, got, want)
+		}
+	}
+}
+
+// TestEventPoint says a stop's point: a driver's catalog message in the
+// reader's language (English where the language lacks it), else the
+// manifest's English `at:` line, translated where the catalog has it.
+func TestEventPoint(t *testing.T) {
+	at := Points("ko")
+	if len(at) == 0 {
+		t.Fatal("no translated at: lines")
+	}
+	var ev walkthrough.Event
+	ev.SetPoint(walkthrough.M("point.reenact.launched", "launch", "fork_process()"))
+	tests := []struct {
+		lang string
+		ev   walkthrough.Event
+		want string
+	}{
+		{"en", ev, "the launch returned the child's pid in the postmaster (fork_process())"},
+		{"ko", ev, "런처가 포스트마스터에서 자식의 pid를 돌려주었습니다(fork_process())"},
+		{"fr", ev, "the launch returned the child's pid in the postmaster (fork_process())"},
+		{"en", walkthrough.Event{Point: at[0]}, at[0]},
+		{"ko", walkthrough.Event{Point: at[0]}, Point("ko", at[0])},
+		{"ko", walkthrough.Event{Point: "not a manifest line"}, "not a manifest line"},
+		{"ko", walkthrough.Event{}, ""},
+	}
+	for _, tt := range tests {
+		if got := EventPoint(tt.lang, tt.ev); got != tt.want {
+			t.Errorf("%s %q/%s: %q, want %q", tt.lang, tt.ev.Point, tt.ev.PointKey, got, tt.want)
+		}
+	}
+	if Point("ko", at[0]) == at[0] {
+		t.Errorf("%q is not translated", at[0])
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -410,5 +412,40 @@ func TestKoreanRunSaysNoEnglish(t *testing.T) {
 		if en := catalog.English(r.out); len(en) > 0 {
 			t.Errorf("%s %s %s prints English: %q\n%s", r.driver, r.version, r.scenario, en, r.out)
 		}
+	}
+}
+
+// TestPointKeyInJSONAndText: a point a driver says as a catalog message is
+// shown in the reader's language after "at:", and written in the JSON in
+// English (point), with its key and args for programs.
+func TestPointKeyInJSONAndText(t *testing.T) {
+	var ev walkthrough.Event
+	ev.Phase, ev.Process, ev.Driver = walkthrough.Fork, walkthrough.Postmaster, "reenact"
+	ev.SetPoint(walkthrough.M("point.reenact.launched", "launch", "fork_process()"))
+	en := catalog.Text("en", ev.PointMsg())
+	ko := catalog.Text("ko", ev.PointMsg())
+	if en == ko || !strings.Contains(en, "fork_process()") {
+		t.Fatalf("the point's texts: en %q, ko %q", en, ko)
+	}
+	if sub := render.Subheading(ev, "ko"); !strings.Contains(sub, ko) || strings.Contains(sub, en) {
+		t.Errorf("Korean subheading %q, want %q", sub, ko)
+	}
+	if sub := render.Subheading(ev, "en"); !strings.Contains(sub, en) {
+		t.Errorf("English subheading %q, want %q", sub, en)
+	}
+	var b strings.Builder
+	if err := render.WriteJSON(&b, render.Stop{Event: ev, Lang: "ko"}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Point     string            `json:"point"`
+		PointKey  string            `json:"point_key"`
+		PointArgs map[string]string `json:"point_args"`
+	}
+	if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Point != en || got.PointKey != "point.reenact.launched" || got.PointArgs["launch"] != "fork_process()" {
+		t.Errorf("JSON %s: want point %q with its key and args", b.String(), en)
 	}
 }
