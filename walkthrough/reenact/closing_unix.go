@@ -46,10 +46,10 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 		ev.PID = os.Getpid()
 		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c), receivedFact(res.Received))
 		if res.StartupError != "" {
-			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_error", "error", res.StartupError))
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_error", "error", strconv.Quote(res.StartupError)))
 		}
 		ev.Values.Checks = append(ev.Values.Checks, check(strings.Contains(res.StartupError, msg), "check.reenact.fork_error_received",
-			"error", orNone(res.StartupError)))
+			"error", quoteOrNone(res.StartupError)))
 		if res.Err != nil {
 			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_problem", "error", res.Err.Error()))
 		}
@@ -159,14 +159,14 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.server_version", "version", res.ServerVersion))
 		}
 		if res.QueryError != "" {
-			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.query_answer", "query", strconv.Quote(clientQuery), "answer", res.QueryError))
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.query_answer", "query", strconv.Quote(clientQuery), "answer", strconv.Quote(res.QueryError)))
 		}
 		if res.StartupError != "" {
-			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_error", "error", res.StartupError))
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_error", "error", strconv.Quote(res.StartupError)))
 		}
 		if c.node.DeadEnd {
 			ev.Values.Checks = append(ev.Values.Checks, check(strings.Contains(res.StartupError, tooManyClients), "check.reenact.dead_end_refused",
-				"error", orNone(res.StartupError)))
+				"error", quoteOrNone(res.StartupError)))
 		}
 		if res.Err != nil {
 			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_problem", "error", res.Err.Error()))
@@ -347,6 +347,15 @@ func (d *Driver) negotiationCheck(res clientResult) walkthrough.Check {
 	}
 	return check(res.Negotiated == want, "check.reenact.negotiation", "requested", res.Requested,
 		"latest", p.Latest, "got", orNone(res.Negotiated), "want", orNone(want))
+}
+
+// quoteOrNone returns s quoted as Go quotes a string, a message as the
+// client received it, or a dash when s is empty.
+func quoteOrNone(s string) string {
+	if s == "" {
+		return orNone(s)
+	}
+	return strconv.Quote(s)
 }
 
 // orNone returns s, or a dash when s is empty.
