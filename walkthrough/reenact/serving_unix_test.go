@@ -24,7 +24,7 @@ func TestServingLine(t *testing.T) {
 	if got, want := catalog.Text("en", m), "backends 9999, 28912, 29480 and 29565 are serving their clients; each one's closing check comes when its client disconnects (\\q). A new client is walked as soon as it connects."; got != want {
 		t.Errorf("four backends:\n got %q\nwant %q", got, want)
 	}
-	if got, want := catalog.Text("ko", m), "백엔드 9999, 28912, 29480, 29565가 각자의 클라이언트를 맡고 있습니다. 각 백엔드의 마무리 검증은 그 클라이언트가 접속을 끊을 때(\\q) 나옵니다. 새 클라이언트는 접속하는 대로 따라갑니다."; got != want {
+	if got, want := catalog.Text("ko", m), "클라이언트를 맡고 있는 백엔드: 9999, 28912, 29480, 29565. 각 백엔드의 마무리 검증은 그 클라이언트가 접속을 끊을 때(\\q) 나옵니다. 새 클라이언트는 접속하는 대로 따라갑니다."; got != want {
 		t.Errorf("four backends in Korean:\n got %q\nwant %q", got, want)
 	}
 }
