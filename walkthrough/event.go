@@ -34,10 +34,19 @@ type Event struct {
 	Process    Process `json:"process"`
 	// PID is the process's pid, 0 where there is no process (narration).
 	PID int `json:"pid,omitempty"`
-	// Point says where in the code the stop happened, for example
-	// "fork_process returned" or "after ClosePostmasterPorts".
-	Point  string `json:"point,omitempty"`
-	Values Values `json:"values"`
+	// Point says where in the code the stop happened, in English: the
+	// release manifest's `at:` line, for example "BackendStartup,
+	// postmaster.c:4168: fork_process() has returned the child's pid in
+	// the postmaster" (translated by its English text), or the English
+	// text of PointKey.
+	Point string `json:"point,omitempty"`
+	// PointKey and PointArgs say a point that a driver words itself as a
+	// catalog message (see Msg), as Fact.Key and Fact.Args say a fact: the
+	// renderer says it in the reader's language, and the JSON encoding
+	// fills Point with its English text, for programs.
+	PointKey  string            `json:"point_key,omitempty"`
+	PointArgs map[string]string `json:"point_args,omitempty"`
+	Values    Values            `json:"values"`
 	// Unobserved lists the planned values (their JSON keys) that a driver
 	// which observes could not observe at this stop, for example where a
 	// stripped binary has no symbol to read them at; a fact says why.
@@ -55,6 +64,13 @@ func (ev Event) Lacks(want []string) []string {
 	}
 	return out
 }
+
+// PointMsg returns the catalog message of e's point (PointKey and
+// PointArgs); its Key is "" when the point is Point's English text.
+func (e Event) PointMsg() Msg { return Msg{Key: e.PointKey, Args: e.PointArgs} }
+
+// SetPoint makes m, a catalog message, e's point.
+func (e *Event) SetPoint(m Msg) { e.PointKey, e.PointArgs = m.Key, m.Args }
 
 // Values is the one vocabulary every driver uses for what it observed. A
 // field a driver did not observe stays at its zero value and is left out of

@@ -8,7 +8,7 @@
 //
 //   - a fact key ("fact.…") has a text and may have a label: a fact is
 //     said "- {label}: {text}", or "- {text}" when the text is a whole
-//     sentence;
+//     sentence; like a message, it may have a one field;
 //   - a check key ("check.…") has a name and a detail;
 //   - every other key has a text, and may have a one field: the text when
 //     the value {n} is 1 ("walked 1 stop"), for the languages that need it.
@@ -56,8 +56,8 @@ func IsLang(lang string) bool { return slices.Contains(langs, lang) }
 type Entry struct {
 	// Text is the message (every key that is not a fact's or a check's).
 	Text string
-	// One is the text when the value {n} is 1; "" when the language says
-	// it like any other number.
+	// One is the text (a message's or a fact's) when the value {n} is 1;
+	// "" when the language says it like any other number.
 	One string
 	// Label and Text say a fact: "- {label}: {text}" ("- {text}" when
 	// it has no label).
@@ -189,21 +189,20 @@ func Text(lang string, m walkthrough.Msg) string {
 	if !ok {
 		return unknown(m)
 	}
-	var s string
+	s := e.Text
+	if e.One != "" && m.Args["n"] == "1" {
+		s = e.One
+	}
 	switch {
 	case e.Label != "":
 		// A fact's key said as one text: "label: text".
-		s = e.Label + ": " + e.Text
+		s = e.Label + ": " + s
 	case e.Name != "":
 		// A check's key said as one text: "name (detail)".
 		s = e.Name
 		if e.Detail != "" {
 			s += " (" + e.Detail + ")"
 		}
-	case e.One != "" && m.Args["n"] == "1":
-		s = e.One
-	default:
-		s = e.Text
 	}
 	return Fill(s, m.Args)
 }
@@ -254,7 +253,11 @@ func Fact(lang string, f walkthrough.Fact) (label, text string) {
 	if !ok {
 		return f.Key, joinArgs(f.Args)
 	}
-	return Fill(e.Label, f.Args), Fill(e.Text, f.Args)
+	text = e.Text
+	if e.One != "" && f.Args["n"] == "1" {
+		text = e.One
+	}
+	return Fill(e.Label, f.Args), Fill(text, f.Args)
 }
 
 // Check returns the name and the detail of c in lang: from the catalog
@@ -282,6 +285,16 @@ func Point(lang, at string) string {
 		return s
 	}
 	return at
+}
+
+// EventPoint returns the `at:` line of ev in lang: its point's catalog
+// message when the driver worded it (Event.PointKey), else its Point
+// translated (see Point).
+func EventPoint(lang string, ev walkthrough.Event) string {
+	if ev.PointKey != "" {
+		return Text(lang, ev.PointMsg())
+	}
+	return Point(lang, ev.Point)
 }
 
 // HasPoint reports whether lang has a translation of the `at:` line at.

@@ -225,6 +225,35 @@ func TestEnglish(t *testing.T) {
 		{"the 끝", []string{"the"}},
 		{"fork_process()가 -1을", nil},
 		{"\x1b[1m1/5단계\x1b[0m · Struct creation · 16.4", []string{"Struct creation"}},
+		// Quotations: what PostgreSQL, the system or a command says.
+		{`"Operation not permitted"도 프로세스가 있다는 뜻입니다`, nil},
+		{`"Max processes"는 한 사용자가 가질 수 있는 프로세스 수입니다`, nil},
+		{"자식은 클라이언트에게 “sorry, too many clients already”라고만 알립니다", nil},
+		{"옛 형식의 'E' 패킷, pgwalk's own client", []string{"pgwalk's own"}},
+		// Shell commands, with their arguments, in a line or in prose.
+		{`kill -0 4242 && echo "backend 4242 is alive"`, nil},
+		{"grep -i 'max processes' /proc/4242/limits", nil},
+		{"ss -xtlp | grep 'pid=4242,'", nil},
+		{"pgwalk run --version 16.4 --output json | grep struct-init를 실행하면", nil},
+		{"머리글의 pid로 grep State /proc/PID/status를 실행해 보세요", nil},
+		{"ps -o pid,args --ppid 4242", nil},
+		{"pgwalk glossary 용어로 설명을 볼 수 있습니다", nil},
+		{"kill -0 4242 tells whether the process exists", []string{"the process exists"}},
+		{"grep the log for errors", []string{"grep the log for errors"}},
+		// A fenced code block is code, whatever it says.
+		{"다른 셸에서:\n```\nps -o pid,args\nthe child is here\n```\n이 목록을 비교해 보세요", nil},
+		{"```\ncode\n```\nthe child closes it", []string{"the child closes it"}},
+		// An English original right after its Korean term.
+		{"취소 키 (cancel key) · 리슨 소켓 (listen socket)", nil},
+		{"클라이언트 소켓 (Port, ClientSocket) · 자식 기록 (Backend, PMChild)", nil},
+		{"재연(re-enactment) 드라이버", nil},
+		{"연결 구조체: Port", nil},
+		// A sentence is a sentence, in parentheses too.
+		{"자식이 소켓을 닫습니다 (the child closes it)", []string{"the child closes it"}},
+		{"소켓 디렉터리 (private to this user)", []string{"private to this user"}},
+		{"fd 3 (listen socket)", []string{"listen socket"}},
+		{"(cancel key)", []string{"cancel key"}},
+		{"이 단계에서 the postmaster closes the socket", []string{"the", "closes the socket"}},
 	}
 	for _, tt := range tests {
 		if got := English(tt.text); !slices.Equal(got, tt.want) {
@@ -322,5 +351,76 @@ func TestFactAndCheck(t *testing.T) {
 	}
 	if l, v := Fact("ko", walkthrough.F("fact.unknown", "x", 1)); l != "fact.unknown" || v != "x=1" {
 		t.Errorf("a fact the catalog lacks is said by its key and args: %q: %q", l, v)
+	}
+}
+
+// TestFactOne says a fact whose text has a one form: with {n} 1 and with
+// another number, as a fact and as one text; a language without the one
+// form says every number alike.
+func TestFactOne(t *testing.T) {
+	load()
+	en, err := parse("en.txt", "[fact.list]\nlabel = list\ntext = {n} entries\none = {n} entry\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ko, err := parse("ko.txt", "[fact.list]\nlabel = 목록\ntext = 항목 {n}개\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := tables
+	tables = map[string]*table{"en": en, "ko": ko}
+	t.Cleanup(func() { tables = saved })
+	tests := []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"en", 1, "1 entry"},
+		{"en", 0, "0 entries"},
+		{"en", 2, "2 entries"},
+		{"ko", 1, "항목 1개"},
+		{"ko", 2, "항목 2개"},
+	}
+	for _, tt := range tests {
+		f := walkthrough.F("fact.list", "n", tt.n)
+		if _, v := Fact(tt.lang, f); v != tt.want {
+			t.Errorf("%s n=%d: fact %q, want %q", tt.lang, tt.n, v, tt.want)
+		}
+		if got, want := Text(tt.lang, f.Msg()), strings.SplitN(Text(tt.lang, walkthrough.M("fact.list")), ":", 2)[0]+": "+tt.want; got != want {
+			t.Errorf("%s n=%d: as one text %q, want %q", tt.lang, tt.n, got, want)
+		}
+	}
+}
+
+// TestEventPoint says a stop's point: a driver's catalog message in the
+// reader's language (English where the language lacks it), else the
+// manifest's English `at:` line, translated where the catalog has it.
+func TestEventPoint(t *testing.T) {
+	at := Points("ko")
+	if len(at) == 0 {
+		t.Fatal("no translated at: lines")
+	}
+	var ev walkthrough.Event
+	ev.SetPoint(walkthrough.M("point.reenact.launched", "launch", "fork_process()"))
+	tests := []struct {
+		lang string
+		ev   walkthrough.Event
+		want string
+	}{
+		{"en", ev, "the launch returned the child's pid in the postmaster (fork_process())"},
+		{"ko", ev, "런처가 포스트마스터에서 자식의 pid를 돌려주었습니다(fork_process())"},
+		{"fr", ev, "the launch returned the child's pid in the postmaster (fork_process())"},
+		{"en", walkthrough.Event{Point: at[0]}, at[0]},
+		{"ko", walkthrough.Event{Point: at[0]}, Point("ko", at[0])},
+		{"ko", walkthrough.Event{Point: "not a manifest line"}, "not a manifest line"},
+		{"ko", walkthrough.Event{}, ""},
+	}
+	for _, tt := range tests {
+		if got := EventPoint(tt.lang, tt.ev); got != tt.want {
+			t.Errorf("%s %q/%s: %q, want %q", tt.lang, tt.ev.Point, tt.ev.PointKey, got, tt.want)
+		}
+	}
+	if Point("ko", at[0]) == at[0] {
+		t.Errorf("%q is not translated", at[0])
 	}
 }

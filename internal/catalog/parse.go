@@ -18,7 +18,7 @@ func IsKey(s string) bool { return keyPattern.MatchString(s) }
 func fieldsOf(key string) (required, optional []string) {
 	switch {
 	case strings.HasPrefix(key, "fact."):
-		return []string{"text"}, []string{"label"}
+		return []string{"text"}, []string{"label", "one"}
 	case strings.HasPrefix(key, "check."):
 		return []string{"name"}, []string{"detail"}
 	}

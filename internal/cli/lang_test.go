@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
+	"github.com/pgwalk/pgwalk/internal/render"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -239,9 +241,9 @@ func allKoRuns(t *testing.T) []*koRun {
 	return koResults
 }
 
-// TestDriverMessagesInKorean: every fact, check and message a driver says
-// with a catalog key has an English and a Korean entry, and the driver
-// gives every value the entry names.
+// TestDriverMessagesInKorean: every point, fact, check and message a
+// driver says with a catalog key has an English and a Korean entry, and
+// the driver gives every value the entry names.
 func TestDriverMessagesInKorean(t *testing.T) {
 	for _, r := range allKoRuns(t) {
 		name := r.driver + "/" + r.version + "/" + r.scenario
@@ -262,6 +264,9 @@ func TestDriverMessagesInKorean(t *testing.T) {
 			}
 		}
 		for _, ev := range r.events {
+			if ev.PointKey != "" {
+				check("point", ev.PointMsg())
+			}
 			for _, f := range ev.Values.Facts {
 				if f.Key != "" {
 					check("fact", f.Msg())
@@ -432,6 +437,145 @@ func TestKoreanRunSaysNoEnglish(t *testing.T) {
 	for _, r := range allKoRuns(t) {
 		if en := catalog.English(r.out); len(en) > 0 {
 			t.Errorf("%s %s %s prints English: %q\n%s", r.driver, r.version, r.scenario, en, r.out)
+		}
+	}
+}
+
+// TestPointKeyInJSONAndText: a point a driver says as a catalog message is
+// shown in the reader's language after "at:", and written in the JSON in
+// English (point), with its key and args for programs.
+func TestPointKeyInJSONAndText(t *testing.T) {
+	var ev walkthrough.Event
+	ev.Phase, ev.Process, ev.Driver = walkthrough.Fork, walkthrough.Postmaster, "reenact"
+	ev.SetPoint(walkthrough.M("point.reenact.launched", "launch", "fork_process()"))
+	en := catalog.Text("en", ev.PointMsg())
+	ko := catalog.Text("ko", ev.PointMsg())
+	if en == ko || !strings.Contains(en, "fork_process()") {
+		t.Fatalf("the point's texts: en %q, ko %q", en, ko)
+	}
+	if sub := render.Subheading(ev, "ko"); !strings.Contains(sub, ko) || strings.Contains(sub, en) {
+		t.Errorf("Korean subheading %q, want %q", sub, ko)
+	}
+	if sub := render.Subheading(ev, "en"); !strings.Contains(sub, en) {
+		t.Errorf("English subheading %q, want %q", sub, en)
+	}
+	var b strings.Builder
+	if err := render.WriteJSON(&b, render.Stop{Event: ev, Lang: "ko"}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Point     string            `json:"point"`
+		PointKey  string            `json:"point_key"`
+		PointArgs map[string]string `json:"point_args"`
+	}
+	if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Point != en || got.PointKey != "point.reenact.launched" || got.PointArgs["launch"] != "fork_process()" {
+		t.Errorf("JSON %s: want point %q with its key and args", b.String(), en)
+	}
+}
+
+// studyEnglish returns what reads as English (catalog.English) in the
+// Korean study material of set and in the Korean glossary of g, in their
+// Markdown, where code spans and code blocks are still marked: one line
+// per finding, naming the file or term.
+func studyEnglish(set *annotations.StudySet, g *annotations.Glossary) []string {
+	var out []string
+	say := func(where, text string) {
+		for _, en := range catalog.English(text) {
+			out = append(out, fmt.Sprintf("%s: %q", where, en))
+		}
+	}
+	for _, st := range set.All() {
+		if st.Lang != "ko" {
+			continue
+		}
+		for i, q := range st.Questions {
+			say(fmt.Sprintf("%s question %d", st.Path, i+1), q)
+		}
+		say(st.Path+" try", st.Try)
+		say(st.Path+" instead", st.Instead)
+	}
+	if g != nil {
+		for _, e := range g.Entries("ko") {
+			say("glossary ko "+e.ID+" term", e.TermText.Term)
+			say("glossary ko "+e.ID, e.Text)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestKoreanStudySaysNoEnglish: the Korean study material and glossary,
+// which a Korean run shows beside the notes, have no English sentence:
+// commands, quoted output, identifiers and the English originals given
+// in parentheses after their Korean terms are not sentences.
+func TestKoreanStudySaysNoEnglish(t *testing.T) {
+	set, err := annotations.DefaultStudy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := annotations.DefaultGlossary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, st := range set.All() {
+		if st.Lang == "ko" {
+			n++
+		}
+	}
+	if n == 0 || len(g.Entries("ko")) == 0 {
+		t.Fatalf("%d Korean study files, %d Korean glossary entries: nothing to check", n, len(g.Entries("ko")))
+	}
+	for _, l := range studyEnglish(set, g) {
+		t.Error(l)
+	}
+}
+
+// TestPlantedEnglishIsFound: the checks above find an English sentence
+// planted in a Korean study file and in a Korean catalog entry, next to
+// what they rightly let through.
+func TestPlantedEnglishIsFound(t *testing.T) {
+	const file = `phase: child
+version: "16.4"
+questions:
+  - 자식은 왜 데스 파이프 (death pipe)의 쓰기 쪽을 닫을까요? (postmaster.c:2590-2599)
+  - 자식은 클라이언트 소켓 (Port, ClientSocket)을 왜 남겨 둘까요?
+try: |
+  다른 셸에서:
+
+  ` + "```" + `
+  kill -0 {child_pid} && echo "backend {child_pid} is alive"
+  ` + "```" + `
+
+  "Operation not permitted"도 프로세스가 있다는 뜻입니다. The child closes the listen sockets here.
+instead: |
+  ` + "`pgwalk run --version 16.4`" + `를 실행하세요.
+`
+	set, err := annotations.LoadStudy(fstest.MapFS{"ko/16.4/child.yaml": {Data: []byte(file)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := studyEnglish(set, nil)
+	if len(got) != 1 || !strings.Contains(got[0], "The child closes the listen sockets here") {
+		t.Errorf("planted in a study file: found %q, want the one sentence", got)
+	}
+
+	// A catalog entry: what TestTranslated (internal/catalog) and the
+	// run above check.
+	for _, tt := range []struct {
+		text string
+		bad  bool
+	}{
+		{"포스트마스터의 fd {fd}. TCP 소켓 127.0.0.1:{port}에서 받아들였습니다", false},
+		{`자식은 클라이언트에게 "{message}"라고만 알립니다`, false},
+		{"포스트마스터의 fd {fd}, accepted on the TCP socket 127.0.0.1:{port}", true},
+		{"자식 슬롯 (the slot it assigned last)", true},
+	} {
+		if en := catalog.English(catalog.Fill(tt.text, map[string]string{"fd": "7", "port": "5432", "message": "sorry"})); (len(en) > 0) != tt.bad {
+			t.Errorf("catalog text %q: English %q, want found %t", tt.text, en, tt.bad)
 		}
 	}
 }

@@ -26,9 +26,14 @@ type JSONStop struct {
 // NewJSONStop returns the JSON form of s. A fact or a check said as a
 // catalog message (a key and its args) gets its name and value, or name
 // and detail, from the catalog in s.Lang; the key and the args stay, for
-// programs.
+// programs. A point said as a catalog message gets its English text as
+// point, beside point_key and point_args.
 func NewJSONStop(s Stop) JSONStop {
 	j := JSONStop{Event: s.Event, Title: walkthrough.PhaseTitle(s.Event.Phase), Refs: []JSONRef{}}
+	if j.PointKey != "" {
+		// point stays English in every language, for programs.
+		j.Point = catalog.Text(catalog.DefaultLang, j.PointMsg())
+	}
 	j.Values.Facts = Facts(s.Event.Values.Facts, s.Lang)
 	j.Values.Checks = Checks(s.Event.Values.Checks, s.Lang)
 	if s.Note != nil {

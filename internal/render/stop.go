@@ -70,8 +70,8 @@ func Subheading(ev walkthrough.Event, lang string) string {
 	}
 	parts = append(parts, catalog.S(lang, "render.driver", "driver", ev.Driver))
 	line := strings.Join(parts, " · ")
-	if ev.Point != "" {
-		line += "\n\n" + catalog.S(lang, "render.at", "point", catalog.Point(lang, ev.Point))
+	if at := catalog.EventPoint(lang, ev); at != "" {
+		line += "\n\n" + catalog.S(lang, "render.at", "point", at)
 	}
 	return line
 }

@@ -29,7 +29,7 @@ func (w *walker) childStop(c *conn) error {
 	arm := func(name string, addr uint64) (*ptrace.Breakpoint, error) { return t.Arm(ch, name, addr, ptrace.Exec) }
 	var err error
 	if c.forkRetAddr != 0 {
-		if forkRet, err = arm(tab.fork.fn+" (return)", c.forkRetAddr); err != nil {
+		if forkRet, err = arm(tab.fork.fn+":return", c.forkRetAddr); err != nil {
 			return err
 		}
 	}

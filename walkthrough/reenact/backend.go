@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,7 +119,7 @@ func serveBackend(conn net.Conn, vars backendVars, fl flavor, pid int, h backend
 		db = user
 	}
 	if vars.DeadEnd {
-		return fatal(be, h, "53300", "sorry, too many clients already")
+		return fatal(be, h, "53300", tooManyClients)
 	}
 
 	// The key: the postmaster's, inherited with the backend variables,
@@ -249,15 +250,17 @@ func runSleep(be *pgproto3.Backend, h backendHooks, query string, d time.Duratio
 	if cancelled {
 		be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: queryCanceledCode, Message: queryCanceledMessage})
 		_ = h.report(fromChild{Type: msgQuery, Text: query,
-			Result: fmt.Sprintf("cancelled by SIGINT: the client got ERROR %s %q", queryCanceledCode, queryCanceledMessage),
-			Log:    "ERROR:  " + queryCanceledMessage})
+			Facts: []walkthrough.Fact{fact("fact.reenact.query_cancelled", "query", strconv.Quote(query),
+				"code", queryCanceledCode, "message", strconv.Quote(queryCanceledMessage))},
+			Log: "ERROR:  " + queryCanceledMessage})
 	} else {
 		be.Send(&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{
 			Name: []byte("pg_sleep"), DataTypeOID: voidOID, DataTypeSize: 4, TypeModifier: -1,
 		}}})
 		be.Send(&pgproto3.DataRow{Values: [][]byte{{}}})
 		be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")})
-		_ = h.report(fromChild{Type: msgQuery, Text: query, Result: "slept to the end: one void row, SELECT 1"})
+		_ = h.report(fromChild{Type: msgQuery, Text: query,
+			Facts: []walkthrough.Fact{fact("fact.reenact.query_slept", "query", strconv.Quote(query))}})
 	}
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	return 0, false

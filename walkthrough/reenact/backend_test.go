@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"net"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -266,8 +265,8 @@ func TestServeBackendPgSleep(t *testing.T) {
 		names     []string
 		result    string
 	}{
-		{"to the end", false, []string{"RowDescription", "DataRow", "CommandComplete", "ReadyForQuery(I)"}, "slept to the end"},
-		{"cancelled", true, []string{"ErrorResponse", "ReadyForQuery(I)"}, "cancelled by SIGINT"},
+		{"to the end", false, []string{"RowDescription", "DataRow", "CommandComplete", "ReadyForQuery(I)"}, "fact.reenact.query_slept"},
+		{"cancelled", true, []string{"ErrorResponse", "ReadyForQuery(I)"}, "fact.reenact.query_cancelled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,7 +290,8 @@ func TestServeBackendPgSleep(t *testing.T) {
 			} else if row := msgs[1].(*pgproto3.DataRow); len(row.Values) != 1 || row.Values[0] == nil || len(row.Values[0]) != 0 {
 				t.Errorf("row = %q, want one empty (void, not NULL) value", row.Values)
 			}
-			if r := <-s.reports; r.Type != msgQuery || r.Text != "SELECT pg_sleep(2.5);" || !strings.HasPrefix(r.Result, tt.result) {
+			if r := <-s.reports; r.Type != msgQuery || r.Text != "SELECT pg_sleep(2.5);" || len(r.Facts) != 1 ||
+				r.Facts[0].Key != tt.result || r.Facts[0].Args["query"] != `"SELECT pg_sleep(2.5);"` {
 				t.Errorf("report = %+v", r)
 			}
 			if !slices.Equal(slept, []time.Duration{2500 * time.Millisecond}) {

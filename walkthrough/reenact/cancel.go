@@ -60,6 +60,10 @@ const (
 	queryCanceledMessage = "canceling statement due to user request"
 )
 
+// tooManyClients is what a dead-end backend tells its client (53300,
+// ERRCODE_TOO_MANY_CONNECTIONS).
+const tooManyClients = "sorry, too many clients already"
+
 // voidOID is the type of pg_sleep's result.
 const voidOID = 2278
 

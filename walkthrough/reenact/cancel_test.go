@@ -45,12 +45,12 @@ func waitPID(t *testing.T, ch <-chan int, pid int, what string) {
 	}
 }
 
-// factsNamed returns the values of every fact called name.
-func factsNamed(facts []walkthrough.Fact, name string) []string {
-	var out []string
+// signalsOf returns the facts that say a signal the backend received.
+func signalsOf(facts []walkthrough.Fact) []walkthrough.Fact {
+	var out []walkthrough.Fact
 	for _, f := range facts {
-		if f.Name == name {
-			out = append(out, f.Value)
+		if f.Key == "fact.reenact.signal_idle" || f.Key == "fact.reenact.signal_cancelled" {
+			out = append(out, f)
 		}
 	}
 	return out
@@ -172,7 +172,7 @@ func testCancelRequest(t *testing.T, name string, proto uint32, keyBytes int) {
 			case shared && tt.matched:
 				// SendCancelRequest signals the backend's process group.
 				f, _ := factKey(epi.Values.Facts, "fact.reenact.cancel_signalled")
-				if want := fmt.Sprintf("kill(%d, SIGINT) done", -tt.pid); f.Args["kills"] != want {
+				if want := fmt.Sprintf("kill(%d, SIGINT) = 0", -tt.pid); f.Args["kills"] != want {
 					t.Errorf("signalled = %+v, want %q", f, want)
 				}
 			case shared:
@@ -180,15 +180,13 @@ func testCancelRequest(t *testing.T, name string, proto uint32, keyBytes int) {
 					t.Errorf("facts %+v: no fact.reenact.cancel_not_signalled", epi.Values.Facts)
 				}
 			case tt.matched:
-				signalled, _ := findFact(epi.Values.Facts, "signalled")
-				for _, k := range []string{fmt.Sprintf("kill(%d, SIGINT) done", tt.pid), fmt.Sprintf("kill(%d, SIGINT) done", -tt.pid)} {
-					if !strings.Contains(signalled, k) {
-						t.Errorf("signalled = %q, want %q", signalled, k)
-					}
+				signalled, _ := findFact(epi.Values.Facts, "fact.reenact.list_signalled")
+				if want := fmt.Sprintf("kill(%d, SIGINT) = 0; kill(%d, SIGINT) = 0", tt.pid, -tt.pid); signalled["kills"] != want {
+					t.Errorf("signalled = %v, want kills %q", signalled, want)
 				}
 			default:
-				if signalled, _ := findFact(epi.Values.Facts, "signalled"); !strings.HasPrefix(signalled, "nothing") {
-					t.Errorf("signalled = %q, want nothing", signalled)
+				if _, ok := findFact(epi.Values.Facts, "fact.reenact.list_not_signalled"); !ok {
+					t.Errorf("facts %+v: no fact.reenact.list_not_signalled", epi.Values.Facts)
 				}
 			}
 			if shared {
@@ -198,13 +196,13 @@ func testCancelRequest(t *testing.T, name string, proto uint32, keyBytes int) {
 				if !ok || f.Args["published"] != "2" || f.Args["rows"] != strconv.Itoa(d.keys.rows) {
 					t.Errorf("keys searched = %+v, want 2 published of %d rows", f, d.keys.rows)
 				}
-				if _, ok := findFact(epi.Values.Facts, "list searched"); ok {
+				if _, ok := findFact(epi.Values.Facts, "fact.reenact.list_searched"); ok {
 					t.Error("a child of 18.4 searched a list")
 				}
 			}
 			for _, c := range epi.Values.Checks {
 				if !c.OK {
-					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+					t.Errorf("check %s failed: %v", c.Key, c.Args)
 				}
 			}
 			if !tt.matched {
@@ -227,8 +225,8 @@ func testCancelRequest(t *testing.T, name string, proto uint32, keyBytes int) {
 	// signalled by none of them (their children had exited before).
 	idle.terminate(t)
 	epi := w.until(t, 1, walkthrough.Epilogue)
-	if got := factsNamed(epi[len(epi)-1].Values.Facts, "signal received"); len(got) != 0 {
-		t.Errorf("the idle session received %q, want no signal", got)
+	if got := signalsOf(epi[len(epi)-1].Values.Facts); len(got) != 0 {
+		t.Errorf("the idle session received %+v, want no signal", got)
 	}
 
 	busy.terminate(t)
@@ -237,12 +235,13 @@ func testCancelRequest(t *testing.T, name string, proto uint32, keyBytes int) {
 	// signal_child sends to the pid and to its group: one or two SIGINTs
 	// (the kernel merges a second one still pending), the first of which
 	// cancelled the statement.
-	got := factsNamed(v.Facts, "signal received")
-	if len(got) < 1 || len(got) > 2 || !strings.HasPrefix(got[0], "SIGINT: cancel request: cancelled the running statement") {
-		t.Errorf("signals the busy backend reported = %q", got)
+	got := signalsOf(v.Facts)
+	if len(got) < 1 || len(got) > 2 || got[0].Key != "fact.reenact.signal_cancelled" || got[0].Args["signal"] != "SIGINT" || got[0].Args["query"] != strconv.Quote(sleep) {
+		t.Errorf("signals the busy backend reported = %+v", got)
 	}
-	if q := factsNamed(v.Facts, "query"); len(q) != 2 || !strings.HasPrefix(q[0], strconv.Quote(sleep)+": cancelled by SIGINT") {
-		t.Errorf("queries = %q, want the cancelled pg_sleep first", q)
+	cancelled, slept := factsWith(v.Facts, "fact.reenact.query_cancelled"), factsWith(v.Facts, "fact.reenact.query_slept")
+	if len(cancelled) != 1 || len(slept) != 1 || cancelled[0]["query"] != strconv.Quote(sleep) || cancelled[0]["code"] != queryCanceledCode {
+		t.Errorf("queries: cancelled %v, slept %v; want the cancelled pg_sleep, then pg_sleep(0)", cancelled, slept)
 	}
 	if !slices.Contains(v.Log, "ERROR:  "+queryCanceledMessage) {
 		t.Errorf("busy backend's log = %q, want the cancel error", v.Log)
@@ -276,12 +275,12 @@ func TestCancelChecksTheCopyAtLaunch(t *testing.T) {
 	if want := fmt.Sprintf("PID %d in cancel request did not match any process", s.key.PID); !slices.Contains(epi.Values.Log, want) {
 		t.Errorf("log = %q, want %q", epi.Values.Log, want)
 	}
-	if v, _ := findFact(epi.Values.Facts, "list searched"); !strings.Contains(v, "(0 entries)") {
-		t.Errorf("list searched = %q, want the empty copy of connection 1's launch", v)
+	if v, _ := findFact(epi.Values.Facts, "fact.reenact.list_searched"); v["n"] != "0" {
+		t.Errorf("list searched = %v, want the empty copy of connection 1's launch", v)
 	}
 	s.terminate(t)
 	evs = w.until(t, 2, walkthrough.Epilogue)
-	if got := factsNamed(evs[len(evs)-1].Values.Facts, "signal received"); len(got) != 0 {
-		t.Errorf("the session received %q, want no signal", got)
+	if got := signalsOf(evs[len(evs)-1].Values.Facts); len(got) != 0 {
+		t.Errorf("the session received %+v, want no signal", got)
 	}
 }

@@ -60,11 +60,14 @@ func TestNotPassed(t *testing.T) {
 		{Num: 10, Target: "pipe:[2]"},
 		{Num: 12, Target: "anon_inode:[eventpoll]"},
 	}
-	got := strings.Split(notPassed(fds, vars), "; ")
+	var got []string
+	for _, f := range notPassed(fds, vars) {
+		got = append(got, f.Key+" "+f.Args["fd"])
+	}
 	want := []string{
-		"fd 9 /sys/fs/cgroup/cpu.max: opened by the child's Go runtime (cgroup CPU limit)",
-		"fd 10 pipe:[2]: inherited: pgwalk holds it without close-on-exec (it came from whatever started pgwalk)",
-		"fd 12 anon_inode:[eventpoll]: opened by the child itself (the Go runtime)",
+		"fact.reenact.fd_cgroup fd 9 /sys/fs/cgroup/cpu.max",
+		"fact.reenact.fd_inherited fd 10 pipe:[2]",
+		"fact.reenact.fd_go fd 12 anon_inode:[eventpoll]",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("notPassed =\n%q\nwant\n%q", got, want)

@@ -122,10 +122,8 @@ func childMain(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgwalk %s: %v\n", ChildCommand, err)
 		return 1
 	}
-	facts := []walkthrough.Fact{{Name: "fd listing", Value: fdListingFact}}
-	if extra := notPassed(before, vars); extra != "" {
-		facts = append(facts, walkthrough.Fact{Name: "fds not from the postmaster", Value: extra})
-	}
+	facts := []walkthrough.Fact{fact(fdListingKey)}
+	facts = append(facts, notPassed(before, vars)...)
 	var steps []string
 	for _, step := range fl.childSteps() {
 		switch step {
@@ -158,27 +156,27 @@ func childMain(args []string, stderr io.Writer) int {
 }
 
 // notPassed describes the fds above 2 that the postmaster did not pass on
-// purpose.
-func notPassed(fds []walkthrough.FD, vars backendVars) string {
-	var parts []string
+// purpose, one fact each.
+func notPassed(fds []walkthrough.FD, vars backendVars) []walkthrough.Fact {
+	var out []walkthrough.Fact
 	for _, fd := range fds {
 		if fd.Num <= 2 || vars.Roles[fd.Num] != "" {
 			continue
 		}
-		what := "opened by the child itself (the Go runtime)"
+		key := "fact.reenact.fd_go"
 		switch {
 		case slices.Contains(vars.Inherited, fd.Num):
-			what = "inherited: pgwalk holds it without close-on-exec (it came from whatever started pgwalk)"
+			key = "fact.reenact.fd_inherited"
 		case strings.HasPrefix(fd.Target, "/sys/fs/cgroup/"):
-			what = "opened by the child's Go runtime (cgroup CPU limit)"
+			key = "fact.reenact.fd_cgroup"
 		}
 		desc := fmt.Sprintf("fd %d", fd.Num)
 		if fd.Target != "" {
 			desc += " " + fd.Target
 		}
-		parts = append(parts, desc+": "+what)
+		out = append(out, fact(key, "fd", desc))
 	}
-	return strings.Join(parts, "; ")
+	return out
 }
 
 // waitProceed blocks until the postmaster sends msgProceed. It returns an
@@ -201,12 +199,12 @@ func waitProceed(r *ctlReader) error {
 func initPostmasterChild() []walkthrough.Fact {
 	var facts []walkthrough.Fact
 	if sid, err := unix.Setsid(); err != nil {
-		facts = append(facts, walkthrough.Fact{Name: "setsid", Value: "failed: " + err.Error()})
+		facts = append(facts, fact("fact.reenact.setsid_failed", "result", callResult(err)))
 	} else {
-		facts = append(facts, walkthrough.Fact{Name: "setsid", Value: fmt.Sprintf("new session %d led by the child, so the terminal's Ctrl-C to pgwalk does not reach it", sid)})
+		facts = append(facts, fact("fact.reenact.setsid", "sid", sid))
 	}
 	signal.Reset(syscall.SIGINT)
-	facts = append(facts, walkthrough.Fact{Name: "parent-death signal", Value: askParentDeathSignal()})
+	facts = append(facts, askParentDeathSignal())
 	return facts
 }
 
@@ -216,15 +214,15 @@ func initPostmasterChild() []walkthrough.Fact {
 func closePostmasterPorts(cf childFlags) []walkthrough.Fact {
 	var failed []string
 	if err := unix.Close(cf.deathWrite); err != nil {
-		failed = append(failed, fmt.Sprintf("fd %d: %v", cf.deathWrite, err))
+		failed = append(failed, fmt.Sprintf("close(%d) = %s", cf.deathWrite, callResult(err)))
 	}
 	for _, fd := range cf.listen {
 		if err := unix.Close(fd); err != nil {
-			failed = append(failed, fmt.Sprintf("fd %d: %v", fd, err))
+			failed = append(failed, fmt.Sprintf("close(%d) = %s", fd, callResult(err)))
 		}
 	}
 	if len(failed) > 0 {
-		return []walkthrough.Fact{{Name: "close failed", Value: strings.Join(failed, "; ")}}
+		return []walkthrough.Fact{fact("fact.reenact.close_failed", "calls", strings.Join(failed, "; "))}
 	}
 	return nil
 }
@@ -265,11 +263,12 @@ func runBackend(cf childFlags, vars backendVars, fl flavor, pid int, r *ctlReade
 		for {
 			select {
 			case s := <-sigs:
-				text := "cancel request: the backend was idle, so there was nothing to cancel"
+				name := unix.SignalName(s.(syscall.Signal))
+				f := fact("fact.reenact.signal_idle", "signal", name)
 				if q, ok := intr.interrupt(); ok {
-					text = "cancel request: cancelled the running statement " + strconv.Quote(q)
+					f = fact("fact.reenact.signal_cancelled", "signal", name, "query", strconv.Quote(q))
 				}
-				_ = w.send(fromChild{Type: msgSignal, PID: pid, Signal: unix.SignalName(s.(syscall.Signal)), Text: text})
+				_ = w.send(fromChild{Type: msgSignal, PID: pid, Signal: name, Facts: []walkthrough.Fact{f}})
 			case <-done:
 				return
 			}
@@ -395,35 +394,31 @@ func (i *interrupter) interrupt() (query string, ok bool) {
 
 // signalGroup sends sig to the process group of pid, which the backend
 // leads since its setsid, as SendCancelRequest does where setsid exists.
-// A pid below 2 is never signalled (kill(0) or kill(-1) would reach far
-// more than a backend).
+// It returns the kill call, as C says it ("kill(-123, SIGINT) = 0"). A
+// pid below 2 is never signalled (kill(0) or kill(-1) would reach far more
+// than a backend, and no backend has one): there is no call then.
 func signalGroup(pid int, sig syscall.Signal) []string {
 	if pid < 2 {
-		return []string{fmt.Sprintf("kill(%d, %s) not sent: no backend has that pid", -pid, unix.SignalName(sig))}
+		return nil
 	}
-	res := "done"
-	if err := syscall.Kill(-pid, sig); err != nil {
-		res = "failed: " + errnoText(err)
-	}
-	return []string{fmt.Sprintf("kill(%d, %s) %s", -pid, unix.SignalName(sig), res)}
+	err := syscall.Kill(-pid, sig)
+	return []string{fmt.Sprintf("kill(%d, %s) = %s", -pid, unix.SignalName(sig), callResult(err))}
 }
 
 // signalChild sends sig as PostgreSQL's signal_child does: to the process,
 // then to its process group (which the backend leads since its setsid), in
 // case it has not reached setsid yet or has children of its own. It
-// returns what each kill did. A pid below 2 is never signalled: no backend
-// has one, and kill(0) or kill(-1) would reach far more than a backend.
+// returns each kill call, as C says it ("kill(123, SIGINT) = 0"). A pid
+// below 2 is never signalled: no backend has one, and kill(0) or kill(-1)
+// would reach far more than a backend.
 func signalChild(pid int, sig syscall.Signal) []string {
 	if pid < 2 {
-		return []string{fmt.Sprintf("kill(%d, %s) not sent: no backend has that pid", pid, unix.SignalName(sig))}
+		return nil
 	}
 	var out []string
 	for _, target := range []int{pid, -pid} {
-		res := "done"
-		if err := syscall.Kill(target, sig); err != nil {
-			res = "failed: " + errnoText(err)
-		}
-		out = append(out, fmt.Sprintf("kill(%d, %s) %s", target, unix.SignalName(sig), res))
+		err := syscall.Kill(target, sig)
+		out = append(out, fmt.Sprintf("kill(%d, %s) = %s", target, unix.SignalName(sig), callResult(err)))
 	}
 	return out
 }

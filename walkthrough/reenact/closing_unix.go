@@ -11,13 +11,15 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Event, error) {
 	// BackendStartup has returned: ServerLoop closes the client socket.
 	d.closeClientSocket(c)
-	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, "after the fork failure")
+	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, walkthrough.M("point.reenact.after_failure"))
 	msg := "could not fork new process for connection: " + strerror(c.errno)
 	slotFree := d.slotFree(c)
 	onList := d.onList(c)
@@ -27,39 +29,32 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 	ev.Values.PostmasterPID = os.Getpid()
 	ev.Values.Errno = errnoValue(c.errno)
 	ev.Values.BackendList = list
-	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "postmaster's client socket", Value: c.pmClose})
-	ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{Name: "child slot released", OK: slotFree, Detail: fmt.Sprintf("slot %d", c.node.ChildSlot)})
+	ev.Values.Facts = append(ev.Values.Facts, d.pmCloseFact(c))
+	ev.Values.Checks = append(ev.Values.Checks, check(slotFree, "check.reenact.slot_released", "slot", c.node.ChildSlot))
 	if d.fl.facts.CancelKey.InRecord {
-		ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{Name: "no Backend registered", OK: len(list) == 0 || !containsKey(list, c.node.CancelKey), Detail: fmt.Sprintf("BackendList has %d entries", len(list))})
+		ev.Values.Checks = append(ev.Values.Checks, check(len(list) == 0 || !containsKey(list, c.node.CancelKey), "check.reenact.not_registered",
+			"record", d.fl.record, "list", d.fl.facts.ChildList.Name, "n", len(list)))
 	} else {
 		ev.Values.Checks = append(ev.Values.Checks, check(!onList, "check.reenact.off_list", "list", d.fl.facts.ChildList.Name, "n", len(list)))
 	}
-	ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{Name: "postmaster closed its client socket", OK: c.pmClosedOK, Detail: c.pmClose})
+	ev.Values.Checks = append(ev.Values.Checks, d.pmCloseCheck(c))
 	if c.own {
 		res, err := d.ownResult(ctx)
 		if err != nil {
 			return walkthrough.Event{}, err
 		}
 		ev.PID = os.Getpid()
-		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "client", Value: fmt.Sprintf("pgwalk's own client (pgproto3.Frontend) in process %d, over the Unix socket", os.Getpid())},
-			walkthrough.Fact{Name: "client received", Value: orNothing(summarize(res.Received))},
-		)
+		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c), receivedFact(res.Received))
 		if res.StartupError != "" {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client error", Value: res.StartupError})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_error", "error", strconv.Quote(res.StartupError)))
 		}
-		ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{
-			Name: "client received the fork-failure error", OK: strings.Contains(res.StartupError, msg),
-			Detail: orNothing(res.StartupError),
-		})
+		ev.Values.Checks = append(ev.Values.Checks, check(strings.Contains(res.StartupError, msg), "check.reenact.fork_error_received",
+			"error", quoteOrNone(res.StartupError)))
 		if res.Err != nil {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client problem", Value: res.Err.Error()})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_problem", "error", res.Err.Error()))
 		}
 	} else {
-		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "client", Value: d.describeClient(c)},
-			walkthrough.Fact{Name: "sent to client", Value: "ErrorResponse (FATAL) " + strconv.Quote(msg)},
-		)
+		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c), fact("fact.reenact.sent_error", "message", strconv.Quote(msg)))
 	}
 	return ev, nil
 }
@@ -73,11 +68,13 @@ func containsKey(list []walkthrough.BackendNode, key int32) bool {
 	return false
 }
 
-func orNothing(s string) string {
-	if s == "" {
-		return "nothing"
+// receivedFact says the messages a client received, in order, runs of one
+// name collapsed (summarize).
+func receivedFact(names []string) walkthrough.Fact {
+	if len(names) == 0 {
+		return fact("fact.reenact.client_received_nothing")
 	}
-	return s
+	return fact("fact.reenact.client_received", "messages", summarize(names))
 }
 
 // ownResult waits for pgwalk's own client to finish.
@@ -130,15 +127,10 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 	startup, errs, queries, signals, logs, cancel := c.startup, c.errs, c.queries, c.signals, c.logs, c.cancel
 	d.mu.Unlock()
 
-	exitCode := -1
-	status := "unknown"
-	if c.exitState != nil {
-		exitCode = c.exitState.ExitCode()
-		status = c.exitState.String()
-	}
+	end := endOf(c.exitState)
 	killErr := syscall.Kill(c.pid, 0)
 
-	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, "the client is done and the postmaster reaped the backend")
+	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, walkthrough.M("point.reenact.reaped"))
 	ev.Values.PostmasterPID = os.Getpid()
 	ev.Values.ChildPID = c.pid
 	// The key as the process that made it has it: the postmaster's
@@ -152,12 +144,7 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 		}
 	}
 	ev.Values.BackendList = list
-	ev.Values.Log = append(append([]string(nil), logs...), errs...)
-	if exitCode >= 0 {
-		ev.Values.Log = append(ev.Values.Log, fmt.Sprintf("server process (PID %d) exited with exit code %d", c.pid, exitCode))
-	} else {
-		ev.Values.Log = append(ev.Values.Log, fmt.Sprintf("server process (PID %d) ended: %s", c.pid, status))
-	}
+	ev.Values.Log = append(append(append([]string(nil), logs...), errs...), end.log(c.pid))
 
 	var key *walkthrough.BackendKey
 	if c.own {
@@ -167,39 +154,35 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 		}
 		ev.PID = os.Getpid()
 		key = res.Key
-		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "client", Value: fmt.Sprintf("pgwalk's own client (pgproto3.Frontend) in process %d, over the Unix socket", os.Getpid())},
-			walkthrough.Fact{Name: "client received", Value: orNothing(summarize(res.Received))},
-		)
+		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c), receivedFact(res.Received))
 		if res.ServerVersion != "" {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "server_version", Value: res.ServerVersion})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.server_version", "version", res.ServerVersion))
 		}
 		if res.QueryError != "" {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "answer to " + strconv.Quote(clientQuery), Value: res.QueryError})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.query_answer", "query", strconv.Quote(clientQuery), "answer", strconv.Quote(res.QueryError)))
 		}
 		if res.StartupError != "" {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client error", Value: res.StartupError})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_error", "error", strconv.Quote(res.StartupError)))
 		}
 		if c.node.DeadEnd {
-			ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{
-				Name: "dead-end backend refused the client", OK: strings.Contains(res.StartupError, "sorry, too many clients already"),
-				Detail: orNothing(res.StartupError),
-			})
+			ev.Values.Checks = append(ev.Values.Checks, check(strings.Contains(res.StartupError, tooManyClients), "check.reenact.dead_end_refused",
+				"error", quoteOrNone(res.StartupError)))
 		}
 		if res.Err != nil {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client problem", Value: res.Err.Error()})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_problem", "error", res.Err.Error()))
 		}
 		if key != nil || res.StartupError != "" {
 			ev.Values.Checks = append(ev.Values.Checks, d.negotiationCheck(res))
 		}
 	} else {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "client", Value: d.describeClient(c)})
+		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c))
 		if startup != nil {
 			key = &walkthrough.BackendKey{PID: startup.KeyPID, SecretKey: startup.Key, SecretKeyHex: startup.KeyHex}
 			ev.Values.Facts = append(ev.Values.Facts,
-				walkthrough.Fact{Name: "BackendKeyData", Value: "as sent by the backend (pgwalk cannot look inside an outside client)"},
-				walkthrough.Fact{Name: "backend sent", Value: strings.Join(startup.Sent, ", ")},
-				walkthrough.Fact{Name: "startup packet", Value: fmt.Sprintf("user=%s database=%s application_name=%s protocol %s", startup.User, startup.Database, startup.Application, startup.Protocol)},
+				fact("fact.reenact.key_as_sent"),
+				fact("fact.reenact.backend_sent", "messages", strings.Join(startup.Sent, ", ")),
+				fact("fact.reenact.startup_packet", "user", startup.User, "database", startup.Database,
+					"application", startup.Application, "protocol", startup.Protocol),
 			)
 		}
 		ev.Values.Facts = append(ev.Values.Facts, queries...)
@@ -212,38 +195,95 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 	if cancel != nil {
 		d.cancelValues(&ev, c, cancel)
 	}
-	for _, s := range signals {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "signal received", Value: s})
-	}
-	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "how the backend ended", Value: status})
+	ev.Values.Facts = append(ev.Values.Facts, signals...)
+	ev.Values.Facts = append(ev.Values.Facts, end.fact())
 	if tail := strings.TrimSpace(string(c.stderr.b)); tail != "" {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "backend stderr", Value: tail})
+		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.backend_stderr", "text", tail))
 	}
 
 	if key != nil {
 		ev.Values.ClientBackendKey = key
 		ev.Values.Checks = append(ev.Values.Checks,
-			walkthrough.Check{Name: "BackendKeyData pid = child pid", OK: key.PID == c.pid, Detail: fmt.Sprintf("%d = %d", key.PID, c.pid)})
+			check(key.PID == c.pid, "check.reenact.key_pid", "client", key.PID, "child", c.pid))
 		if d.fl.keyInPostmaster() {
 			ev.Values.Checks = append(ev.Values.Checks,
-				walkthrough.Check{Name: "BackendKeyData key = generated key", OK: key.SecretKey == c.node.CancelKey, Detail: fmt.Sprintf("%d = %d", key.SecretKey, c.node.CancelKey)})
+				check(key.SecretKey == c.node.CancelKey, "check.reenact.key_generated", "client", key.SecretKey, "generated", c.node.CancelKey))
 		} else {
 			ev.Values.Checks = append(ev.Values.Checks, d.keyChecks(key, startup)...)
 		}
 	} else if c.own && !c.node.DeadEnd {
-		ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{Name: "client received BackendKeyData", OK: false})
+		ev.Values.Checks = append(ev.Values.Checks, check(false, "check.reenact.key_received"))
 	} else {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "BackendKeyData", Value: "none sent: the backend ended before a session started"})
+		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.key_none"))
 	}
-	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "postmaster's client socket", Value: c.pmClose})
+	ev.Values.Facts = append(ev.Values.Facts, d.pmCloseFact(c))
 	ev.Values.Checks = append(ev.Values.Checks,
-		walkthrough.Check{Name: "postmaster closed its client socket", OK: c.pmClosedOK, Detail: c.pmClose},
-		walkthrough.Check{Name: "child reaped", OK: c.exitState != nil && errors.Is(killErr, syscall.ESRCH),
-			Detail: fmt.Sprintf("wait: pid %d %s; kill(%d, 0): %s", c.pid, status, c.pid, errnoText(killErr))},
-		walkthrough.Check{Name: "removed from " + d.fl.facts.ChildList.Name, OK: !containsPID(list, c.pid), Detail: fmt.Sprintf("%s has %d entries", d.fl.facts.ChildList.Name, len(list))},
-		walkthrough.Check{Name: "child slot released", OK: slotFree, Detail: fmt.Sprintf("slot %d", c.node.ChildSlot)},
+		d.pmCloseCheck(c),
+		check(c.exitState != nil && errors.Is(killErr, syscall.ESRCH), "check.reenact.reaped",
+			"pid", c.pid, "wait", end.wait(), "kill", callResult(killErr)),
+		check(!containsPID(list, c.pid), "check.reenact.removed", "list", d.fl.facts.ChildList.Name, "n", len(list)),
+		check(slotFree, "check.reenact.slot_released", "slot", c.node.ChildSlot),
 	)
 	return ev, nil
+}
+
+// ending is how a backend ended, as wait(2) reported it.
+type ending struct {
+	known    bool
+	exited   bool
+	code     int
+	signal   syscall.Signal
+	coreDump bool
+}
+
+// endOf returns how the process whose state is st ended; nil st is a
+// process whose end was not seen.
+func endOf(st *os.ProcessState) ending {
+	if st == nil {
+		return ending{}
+	}
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	switch {
+	case !ok:
+		return ending{known: true, exited: true, code: st.ExitCode()}
+	case ws.Signaled():
+		return ending{known: true, signal: ws.Signal(), coreDump: ws.CoreDump()}
+	}
+	return ending{known: true, exited: true, code: ws.ExitStatus()}
+}
+
+// fact says e for the closing check.
+func (e ending) fact() walkthrough.Fact {
+	switch {
+	case !e.known:
+		return fact("fact.reenact.ended_unknown")
+	case e.exited:
+		return fact("fact.reenact.ended_exit", "code", e.code)
+	}
+	return fact("fact.reenact.ended_signal", "signal", unix.SignalName(e.signal))
+}
+
+// wait says e as the C macros of wait(2) would: "exit(0)", "SIGKILL", "?".
+func (e ending) wait() string {
+	switch {
+	case !e.known:
+		return "?"
+	case e.exited:
+		return fmt.Sprintf("exit(%d)", e.code)
+	}
+	return unix.SignalName(e.signal)
+}
+
+// log returns the line PostgreSQL's LogChildExit writes for a backend
+// that ended as e.
+func (e ending) log(pid int) string {
+	switch {
+	case !e.known:
+		return fmt.Sprintf("server process (PID %d) exited with unrecognized status", pid)
+	case e.exited:
+		return fmt.Sprintf("server process (PID %d) exited with exit code %d", pid, e.code)
+	}
+	return fmt.Sprintf("server process (PID %d) was terminated by signal %d: %s", pid, int(e.signal), capitalize(e.signal.String()))
 }
 
 // cancelValues adds to ev what c's child reported about the CancelRequest
@@ -252,7 +292,7 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 func (d *Driver) cancelValues(ev *walkthrough.Event, c *conn, m *fromChild) {
 	ev.Values.CancelRequest = &walkthrough.CancelRequest{PID: m.TargetPID, Matched: m.Matched, CheckedByPID: m.PID}
 	ev.Values.Facts = append(ev.Values.Facts,
-		walkthrough.Fact{Name: "startup packet", Value: fmt.Sprintf("a CancelRequest for pid %d, read by the child, process %d, in %s", m.TargetPID, m.PID, d.fl.cancelCheck)})
+		fact("fact.reenact.cancel_packet", "pid", m.TargetPID, "child", m.PID, "at", d.fl.cancelCheck))
 	if d.fl.sharedKeys() {
 		ck := d.fl.facts.CancelKey
 		ev.Values.Facts = append(ev.Values.Facts,
@@ -264,22 +304,18 @@ func (d *Driver) cancelValues(ev *walkthrough.Event, c *conn, m *fromChild) {
 			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.cancel_not_signalled"))
 		}
 	} else {
-		signalled := "nothing: no Backend on the list had that pid and that key"
+		signalled := fact("fact.reenact.list_not_signalled", "record", d.fl.record)
 		if len(m.Kills) > 0 {
-			signalled = "signal_child (" + d.fl.signalChild + "): " + strings.Join(m.Kills, "; ")
+			signalled = fact("fact.reenact.list_signalled", "at", d.fl.signalChild, "kills", strings.Join(m.Kills, "; "))
 		}
 		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "list searched", Value: fmt.Sprintf("the child's copy of BackendList, taken when it was launched (%s), as a forked child searches the copy it got at the fork", entries(m.ListLen))},
-			walkthrough.Fact{Name: "signalled", Value: signalled})
+			fact("fact.reenact.list_searched", "list", d.fl.facts.ChildList.Name, "n", m.ListLen),
+			signalled)
 	}
-	ev.Values.Facts = append(ev.Values.Facts,
-		walkthrough.Fact{Name: "postmaster's part", Value: "none beyond BackendStartup: it never read the packet; for it this was an ordinary connection, walked through every phase"},
-	)
+	ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.pm_part"))
 	pm := os.Getpid()
-	ev.Values.Checks = append(ev.Values.Checks, walkthrough.Check{
-		Name: "cancel request checked by this connection's child", OK: m.PID == c.pid && m.PID != pm,
-		Detail: fmt.Sprintf("checked by pid %d; the connection's child is %d, the postmaster %d", m.PID, c.pid, pm),
-	})
+	ev.Values.Checks = append(ev.Values.Checks, check(m.PID == c.pid && m.PID != pm, "check.reenact.cancel_checked_by",
+		"checker", m.PID, "child", c.pid, "postmaster", pm))
 }
 
 // keyChecks compare the BackendKeyData the client received with the key
@@ -288,7 +324,7 @@ func (d *Driver) cancelValues(ev *walkthrough.Event, c *conn, m *fromChild) {
 // protocol version this one asked for.
 func (d *Driver) keyChecks(key *walkthrough.BackendKey, startup *fromChild) []walkthrough.Check {
 	if startup == nil || !startup.KeyMade {
-		return []walkthrough.Check{check(false, "check.reenact.key_from_backend", "client", key.SecretKeyHex, "backend", "nothing reported")}
+		return []walkthrough.Check{check(false, "check.reenact.key_from_backend", "client", key.SecretKeyHex, "backend", orNone(""))}
 	}
 	want := d.fl.facts.CancelKey.BytesFor(startup.Protocol)
 	got := len(startup.KeyHex) / 2
@@ -313,20 +349,21 @@ func (d *Driver) negotiationCheck(res clientResult) walkthrough.Check {
 		"latest", p.Latest, "got", orNone(res.Negotiated), "want", orNone(want))
 }
 
+// quoteOrNone returns s quoted as Go quotes a string, a message as the
+// client received it, or a dash when s is empty.
+func quoteOrNone(s string) string {
+	if s == "" {
+		return orNone(s)
+	}
+	return strconv.Quote(s)
+}
+
 // orNone returns s, or a dash when s is empty.
 func orNone(s string) string {
 	if s == "" {
 		return "—"
 	}
 	return s
-}
-
-// entries says how many entries a list has, in words.
-func entries(n int) string {
-	if n == 1 {
-		return "1 entry"
-	}
-	return fmt.Sprintf("%d entries", n)
 }
 
 func containsPID(list []walkthrough.BackendNode, pid int) bool {

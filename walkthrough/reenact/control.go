@@ -88,12 +88,15 @@ type fromChild struct {
 	PID  int    `json:"pid,omitempty"`
 
 	// child-stop
-	PPID      int                `json:"ppid,omitempty"`
-	SID       int                `json:"sid,omitempty"`
-	Steps     []string           `json:"steps,omitempty"`
-	FDsBefore []walkthrough.FD   `json:"fds_before,omitempty"`
-	FDsAfter  []walkthrough.FD   `json:"fds_after,omitempty"`
-	Facts     []walkthrough.Fact `json:"facts,omitempty"`
+	PPID      int              `json:"ppid,omitempty"`
+	SID       int              `json:"sid,omitempty"`
+	Steps     []string         `json:"steps,omitempty"`
+	FDsBefore []walkthrough.FD `json:"fds_before,omitempty"`
+	FDsAfter  []walkthrough.FD `json:"fds_after,omitempty"`
+	// Facts are what the child observed, said as catalog facts: at its
+	// stop, what its first steps did; with a signal, what the signal did;
+	// with a query the backend ran, what became of it.
+	Facts []walkthrough.Fact `json:"facts,omitempty"`
 	// MyCancelKey and MyPMChildSlot as the child holds them.
 	MyCancelKey   int32 `json:"my_cancel_key"`
 	MyPMChildSlot int   `json:"my_pm_child_slot"`
@@ -122,7 +125,8 @@ type fromChild struct {
 	Text      string `json:"text,omitempty"`
 
 	// cancel: whether the list held that pid with that key, what the
-	// child sent (signal_child's kill calls) and how long the list was.
+	// child sent (its kill calls, as C says them: "kill(123, SIGINT) = 0")
+	// and how long the list was.
 	Matched bool     `json:"matched,omitempty"`
 	Kills   []string `json:"kills,omitempty"`
 	ListLen int      `json:"list_len,omitempty"`
@@ -131,10 +135,10 @@ type fromChild struct {
 	Rows      int `json:"rows,omitempty"`
 	Published int `json:"published,omitempty"`
 
-	// query: what became of a query the backend ran ("" when refused),
-	// and the line PostgreSQL would log for it, if any.
-	Result string `json:"result,omitempty"`
-	Log    string `json:"log,omitempty"`
+	// query: the line PostgreSQL would log for it, if any (Facts say
+	// what became of a query the backend ran; none come with one it
+	// refused).
+	Log string `json:"log,omitempty"`
 }
 
 // ctlWriter writes control messages; it is safe for concurrent use.

@@ -30,9 +30,9 @@ func TestRunEveryPhase(t *testing.T) {
 		initOrder string
 	}{
 		{"16.4", "malloc(sizeof(Backend))", "Port", "InitPostmasterChild, then ClosePostmasterPorts",
-			"RandomCancelKey (4139), then bn->cancel_key (4148), then canAcceptConnections (4151), then dead_end (4152), then child_slot (4157-4160), then bgworker_notify (4163)"},
+			"RandomCancelKey (4139) → bn->cancel_key (4148) → canAcceptConnections (4151) → dead_end (4152) → child_slot (4157-4160) → bgworker_notify (4163)"},
 		{"17.1", "palloc_extended(sizeof(Backend), MCXT_ALLOC_NO_OOM)", "ClientSocket + BackendStartupData", "ClosePostmasterPorts, then InitPostmasterChild",
-			"RandomCancelKey (3568), then canAcceptConnections (3578), then dead_end (3579), then bn->cancel_key (3580), then child_slot (3585-3588), then bgworker_notify (3591)"},
+			"RandomCancelKey (3568) → canAcceptConnections (3578) → dead_end (3579) → bn->cancel_key (3580) → child_slot (3585-3588) → bgworker_notify (3591)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
@@ -107,17 +107,17 @@ func TestRunEveryPhase(t *testing.T) {
 			}
 
 			// Struct creation: the version's allocator and struct.
-			if v, _ := findFact(creation.Values.Facts, "allocator"); v != tt.allocator {
-				t.Errorf("allocator = %q, want %q", v, tt.allocator)
+			if v, _ := findFact(creation.Values.Facts, "fact.reenact.allocator"); v["allocator"] != tt.allocator {
+				t.Errorf("allocator = %v, want %q", v, tt.allocator)
 			}
-			if v, _ := findFact(creation.Values.Facts, "struct"); v != tt.structure {
-				t.Errorf("struct = %q, want %q", v, tt.structure)
+			if v, _ := findFact(creation.Values.Facts, "fact.reenact.conn_struct"); v["struct"] != tt.structure {
+				t.Errorf("struct = %v, want %q", v, tt.structure)
 			}
 			if creation.Values.BackendList == nil || len(creation.Values.BackendList) != 0 {
 				t.Errorf("struct-creation backend_list = %#v, want observed and empty", creation.Values.BackendList)
 			}
-			if v, _ := findFact(init.Values.Facts, "order"); v != tt.initOrder {
-				t.Errorf("struct-init order = %q, want %q", v, tt.initOrder)
+			if v, _ := findFact(init.Values.Facts, "fact.reenact.init_order"); v["steps"] != tt.initOrder {
+				t.Errorf("struct-init order = %v, want %q", v, tt.initOrder)
 			}
 
 			// Struct init.
@@ -158,8 +158,8 @@ func TestRunEveryPhase(t *testing.T) {
 			if child.Values.CancelKey == nil || *child.Values.CancelKey != key || child.Values.ChildSlot == nil || *child.Values.ChildSlot != slot {
 				t.Errorf("child got key %v slot %v, want %d %d", child.Values.CancelKey, child.Values.ChildSlot, key, slot)
 			}
-			if v, _ := findFact(child.Values.Facts, "order"); v != tt.order {
-				t.Errorf("order = %q, want %q", v, tt.order)
+			if v, _ := findFact(child.Values.Facts, "fact.reenact.child_order"); v["first"]+", then "+v["second"] != tt.order {
+				t.Errorf("order = %v, want %q", v, tt.order)
 			}
 			before, after := kindsOf(child.Values.FDsBefore), kindsOf(child.Values.FDsAfter)
 			if before[walkthrough.FDListenSocket] != 2 || before[walkthrough.FDDeathPipeWrite] != 1 || before[walkthrough.FDDeathPipeRead] != 1 || before[walkthrough.FDClientSocket] != 1 {
@@ -202,8 +202,8 @@ func TestRunEveryPhase(t *testing.T) {
 			if pmSocketOpen != nil {
 				t.Errorf("at the registration stop the postmaster's client socket is not open: %v", pmSocketOpen)
 			}
-			if v, _ := findFact(epi.Values.Facts, "postmaster's client socket"); !strings.Contains(v, "closed by ServerLoop after BackendStartup returned") {
-				t.Errorf("epilogue says of the postmaster's client socket %q", v)
+			if v, ok := findFact(epi.Values.Facts, "fact.reenact.pm_socket_closed"); !ok || v["at"] != d.fl.serverLoopClose {
+				t.Errorf("epilogue says of the postmaster's client socket %v, want closed by ServerLoop at %s", epi.Values.Facts, d.fl.serverLoopClose)
 			}
 			wantNode := walkthrough.BackendNode{PID: childPID, CancelKey: key, ChildSlot: slot, BkendType: "BACKEND_TYPE_NORMAL"}
 			if !slices.Contains(reg.Values.BackendList, wantNode) {
@@ -222,14 +222,14 @@ func TestRunEveryPhase(t *testing.T) {
 			}
 			for _, c := range epi.Values.Checks {
 				if !c.OK {
-					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+					t.Errorf("check %s failed: %v", c.Key, c.Args)
 				}
 			}
 			if len(epi.Values.BackendList) != 0 {
 				t.Errorf("BackendList after the child exited = %+v", epi.Values.BackendList)
 			}
-			if v, _ := findFact(epi.Values.Facts, `answer to "SELECT 1"`); !strings.Contains(v, queryErrorCode) {
-				t.Errorf("query answer = %q, want a %s error", v, queryErrorCode)
+			if v, _ := findFact(epi.Values.Facts, "fact.reenact.query_answer"); v["query"] != `"SELECT 1"` || !strings.Contains(v["answer"], queryErrorCode) {
+				t.Errorf("query answer = %v, want a %s error to \"SELECT 1\"", v, queryErrorCode)
 			}
 			if err := syscall.Kill(childPID, 0); !errors.Is(err, syscall.ESRCH) {
 				t.Errorf("kill(%d, 0) after the run = %v, want ESRCH (reaped)", childPID, err)
@@ -305,15 +305,15 @@ func TestForkFailure(t *testing.T) {
 			if epi.Values.ClientBackendKey != nil {
 				t.Errorf("client got a BackendKeyData after a failed fork: %+v", epi.Values.ClientBackendKey)
 			}
-			if v, _ := findFact(epi.Values.Facts, "client error"); !strings.Contains(v, wantLog) {
-				t.Errorf("client error = %q, want it to contain %q", v, wantLog)
+			if v, _ := findFact(epi.Values.Facts, "fact.reenact.client_error"); !strings.Contains(v["error"], wantLog) {
+				t.Errorf("client error = %v, want it to contain %q", v, wantLog)
 			}
 			if len(epi.Values.Checks) != 4 {
 				t.Errorf("checks = %+v, want 4", epi.Values.Checks)
 			}
 			for _, c := range epi.Values.Checks {
 				if !c.OK {
-					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+					t.Errorf("check %s failed: %v", c.Key, c.Args)
 				}
 			}
 			if runtime.GOOS == "linux" {
@@ -358,7 +358,7 @@ func TestMalformedStartupPacket(t *testing.T) {
 	}
 	for _, c := range epi.Values.Checks {
 		if !c.OK {
-			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+			t.Errorf("check %s failed: %v", c.Key, c.Args)
 		}
 	}
 	bad.Close()
@@ -576,19 +576,31 @@ func TestCloseWithoutStart(t *testing.T) {
 	}
 }
 
-// TestWaitForClientSays checks that the psql command lines are announced.
+// TestWaitForClientSays checks that the psql command lines are announced,
+// as catalog messages, and that nothing is said old-style.
 func TestWaitForClientSays(t *testing.T) {
+	var said []walkthrough.Msg
 	var lines []string
 	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "17.1"), WaitForClient: true,
+		Teller: func(m walkthrough.Msg) { said = append(said, m) },
 		Notify: func(l string) { lines = append(lines, l) }}, nil)
-	all := strings.Join(lines, "\n")
-	for _, cmd := range d.PsqlCommands() {
-		if !strings.Contains(all, cmd) {
-			t.Errorf("notifications %q lack %q", lines, cmd)
+	if len(lines) != 0 {
+		t.Errorf("said old-style: %q", lines)
+	}
+	var cmds []string
+	for _, m := range said {
+		if m.Key == "say.reenact.psql_command" {
+			cmds = append(cmds, m.Args["command"])
 		}
 	}
-	if !strings.Contains(all, fmt.Sprintf("-h %s -p %d", d.SocketDir(), d.Port())) {
-		t.Errorf("no psql line for the Unix socket in %q", lines)
+	if !slices.Equal(cmds, d.PsqlCommands()) {
+		t.Errorf("psql commands said %q, want %q (all: %v)", cmds, d.PsqlCommands(), said)
+	}
+	if all := strings.Join(cmds, "\n"); !strings.Contains(all, fmt.Sprintf("-h %s -p %d", d.SocketDir(), d.Port())) {
+		t.Errorf("no psql line for the Unix socket in %q", cmds)
+	}
+	if len(said) == 0 || said[0].Key != "say.reenact.waiting" || said[0].Args["pid"] != fmt.Sprint(os.Getpid()) {
+		t.Errorf("first message %v, want say.reenact.waiting with this pid", said)
 	}
 }
 
@@ -621,12 +633,12 @@ func TestDeadEnd(t *testing.T) {
 	if epi.Values.ClientBackendKey != nil {
 		t.Errorf("a dead-end backend sent BackendKeyData %+v", epi.Values.ClientBackendKey)
 	}
-	if v, _ := findFact(epi.Values.Facts, "client error"); !strings.Contains(v, "sorry, too many clients already") {
-		t.Errorf("client error = %q", v)
+	if v, _ := findFact(epi.Values.Facts, "fact.reenact.client_error"); !strings.Contains(v["error"], "sorry, too many clients already") {
+		t.Errorf("client error = %v", v)
 	}
 	for _, c := range epi.Values.Checks {
 		if !c.OK {
-			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+			t.Errorf("check %s failed: %v", c.Key, c.Args)
 		}
 	}
 }

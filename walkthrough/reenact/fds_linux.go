@@ -13,8 +13,8 @@ import (
 // fdDir lists the open fds of the calling process.
 const fdDir = "/proc/self/fd"
 
-// fdListingFact says how the fd table was read.
-const fdListingFact = "/proc/self/fd (readlink gives socket:[inode] and pipe:[inode]; kinds come from matching the inodes the postmaster passed)"
+// fdListingKey is the fact that says how the fd table was read.
+const fdListingKey = "fact.reenact.fd_listing"
 
 // listFDs returns the open file descriptors of this process, read from
 // /proc/self/fd and classified by matching each socket's or pipe's inode

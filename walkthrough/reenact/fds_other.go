@@ -7,8 +7,9 @@ import "github.com/pgwalk/pgwalk/walkthrough"
 // fdDir lists the open fds of the calling process.
 const fdDir = "/dev/fd"
 
-// fdListingFact says how the fd table was read, and what was skipped.
-const fdListingFact = "/dev/fd; kinds come from the fd numbers the postmaster passed (no /proc on this OS, so targets and the inode check are skipped)"
+// fdListingKey is the fact that says how the fd table was read, and what
+// was skipped.
+const fdListingKey = "fact.reenact.fd_listing_dev"
 
 // listFDs returns the open file descriptors of this process, read from
 // /dev/fd, classified by the fd numbers the postmaster said it passed.

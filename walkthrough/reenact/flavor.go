@@ -41,9 +41,9 @@ type flavor struct {
 	bkendNormal string
 	// initSteps are what struct init sets, in the release's order.
 	initSteps []walkthrough.InitStep
-	// childPath says which of PostgreSQL's two launch paths the child's
+	// whichPath says which of PostgreSQL's two launch paths the child's
 	// order of steps follows.
-	childPath string
+	whichPath walkthrough.Fact
 	// paramFile is where EXEC_BACKEND writes MyCancelKey and
 	// MyPMChildSlot for the child.
 	paramFile string
@@ -164,7 +164,7 @@ func flavorFor(v walkthrough.Version) flavor {
 	fl.backendMain = strings.Join(f.Functions.Run, " -> ")
 	fl.bkendNormal = f.Record.Normal
 	fl.initSteps = f.StructInit
-	fl.childPath = childPath(r)
+	fl.whichPath = whichPath(r)
 	fl.paramFile = f.Cites["param_file"]
 	fl.cancelCheck = f.Cites["cancel_check"]
 	fl.signalChild = f.Cites["signal_child"]
@@ -316,18 +316,29 @@ func sorted(s []string) []string {
 	return c
 }
 
-// childPath says which of the release's launch paths the child's order of
+// whichPath says which of the release's launch paths the child's order of
 // steps follows: the fork path's, and the EXEC_BACKEND path's where that
 // differs.
-func childPath(r *walkthrough.Release) string {
+func whichPath(r *walkthrough.Release) walkthrough.Fact {
 	c := r.Facts.Child
-	order := strings.Join(c.Steps, ", then ")
+	first, second := twoSteps(c.Steps)
 	if slices.Equal(c.Steps, c.ExecSteps) {
-		return fmt.Sprintf("%s: the order of both of %s's paths (fork: %s; EXEC_BACKEND's %s: %s)",
-			order, r.Version.Name, c.ForkAt, c.ExecEntry, c.ExecAt)
+		return fact("fact.reenact.which_path_both", "first", first, "second", second, "version", r.Version.Name,
+			"fork_at", c.ForkAt, "exec_entry", c.ExecEntry, "exec_at", c.ExecAt)
 	}
-	return fmt.Sprintf("%s: the order of %s's fork path (%s); its EXEC_BACKEND path, %s, runs %s (%s)",
-		order, r.Version.Name, c.ForkAt, c.ExecEntry, strings.Join(c.ExecSteps, ", then "), c.ExecAt)
+	execFirst, execSecond := twoSteps(c.ExecSteps)
+	return fact("fact.reenact.which_path_fork", "first", first, "second", second, "version", r.Version.Name,
+		"fork_at", c.ForkAt, "exec_entry", c.ExecEntry, "exec_first", execFirst, "exec_second", execSecond, "exec_at", c.ExecAt)
+}
+
+// twoSteps returns the child's two first steps (InitPostmasterChild and
+// ClosePostmasterPorts, in the release's order), by name; a list of
+// another length is joined into first, so that nothing is lost.
+func twoSteps(steps []string) (first, second string) {
+	if len(steps) == 2 {
+		return steps[0], steps[1]
+	}
+	return strings.Join(steps, " → "), ""
 }
 
 // Supports returns nil when the re-enactment can walk v, and otherwise an

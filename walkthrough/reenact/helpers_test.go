@@ -164,13 +164,26 @@ func childrenOf(t testing.TB, pid int) []int {
 	return kids
 }
 
-func findFact(facts []walkthrough.Fact, name string) (string, bool) {
+// findFact returns the args of the first fact said with catalog key key.
+func findFact(facts []walkthrough.Fact, key string) (map[string]string, bool) {
 	for _, f := range facts {
-		if f.Name == name {
-			return f.Value, true
+		if f.Key == key {
+			return f.Args, true
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+// factsWith returns the args of every fact said with catalog key key, in
+// order.
+func factsWith(facts []walkthrough.Fact, key string) []map[string]string {
+	var out []map[string]string
+	for _, f := range facts {
+		if f.Key == key {
+			out = append(out, f.Args)
+		}
+	}
+	return out
 }
 
 func kindsOf(fds []walkthrough.FD) map[string]int {

@@ -240,7 +240,7 @@ func TestLoad(t *testing.T) {
 				if !c.OK {
 					failed++
 					if failed <= 5 {
-						t.Errorf("connection %d: check %q failed: %s", ev.Connection, c.Name, c.Detail)
+						t.Errorf("connection %d: check %s failed: %v", ev.Connection, c.Key, c.Args)
 					}
 				}
 			}

@@ -7,22 +7,23 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
 // askParentDeathSignal asks the kernel to send SIGKILL to this process when
 // its parent dies (prctl(2) PR_SET_PDEATHSIG), as InitPostmasterChild does
 // through PostmasterDeathSignalInit, and reads the setting back. It returns
-// a sentence for the child stop.
-func askParentDeathSignal() string {
+// the fact for the child stop.
+func askParentDeathSignal() walkthrough.Fact {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Sprintf("prctl(PR_SET_PDEATHSIG) failed: %v", err)
+		return fact("fact.reenact.pdeathsig_failed", "call", "prctl(PR_SET_PDEATHSIG, SIGKILL)", "result", callResult(err))
 	}
 	var sig int32
 	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0, 0, 0); err != nil {
-		return fmt.Sprintf("prctl(PR_GET_PDEATHSIG) failed: %v", err)
+		return fact("fact.reenact.pdeathsig_failed", "call", "prctl(PR_GET_PDEATHSIG)", "result", callResult(err))
 	}
-	return fmt.Sprintf("%s, read back with PR_GET_PDEATHSIG (PostgreSQL asks for SIGPWR and then checks the death pipe; pgwalk's child simply dies)",
-		unix.SignalName(syscall.Signal(sig)))
+	return fact("fact.reenact.pdeathsig", "signal", unix.SignalName(syscall.Signal(sig)))
 }
 
 // childSysProcAttr returns the attributes the postmaster launches a child

@@ -2,12 +2,16 @@
 
 package reenact
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/pgwalk/pgwalk/walkthrough"
+)
 
 // askParentDeathSignal reports that this OS has no parent-death signal for
 // pgwalk to ask for.
-func askParentDeathSignal() string {
-	return "skipped: prctl(PR_SET_PDEATHSIG) is Linux-only; the child relies on the death pipe and its control channel"
+func askParentDeathSignal() walkthrough.Fact {
+	return fact("fact.reenact.pdeathsig_none")
 }
 
 // childSysProcAttr returns the attributes the postmaster launches a child

@@ -4,17 +4,31 @@ package reenact
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/pgwalk/pgwalk/annotations"
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
-// hasFact reports whether facts hold the fact name with value.
-func hasFact(facts []walkthrough.Fact, name, value string) bool {
-	v, ok := findFact(facts, name)
-	return ok && v == value
+// hasFact reports whether facts hold the fact with catalog key key whose
+// argument arg is value.
+func hasFact(facts []walkthrough.Fact, key, arg, value string) bool {
+	v, ok := findFact(facts, key)
+	return ok && v[arg] == value
+}
+
+// atIs reports whether ev's point is the catalog message key with (at
+// least) the arguments given as name, value pairs.
+func atIs(ev walkthrough.Event, key string, pairs ...string) bool {
+	if ev.PointKey != key {
+		return false
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if ev.PointArgs[pairs[i]] != pairs[i+1] {
+			return false
+		}
+	}
+	return true
 }
 
 // walkPlan runs one connection of v's scenario to the end and checks its
@@ -36,7 +50,7 @@ func walkPlan(t *testing.T, v walkthrough.Version, scenario string) []walkthroug
 	for _, ev := range evs {
 		for _, c := range ev.Values.Checks {
 			if !c.OK {
-				t.Errorf("%s: check %q failed: %s", ev.Phase, c.Name, c.Detail)
+				t.Errorf("%s: check %s failed: %v", ev.Phase, c.Key, c.Args)
 			}
 		}
 	}
@@ -75,28 +89,29 @@ func TestFictionalRelease(t *testing.T) {
 	t.Run("normal", func(t *testing.T) {
 		evs := walkPlan(t, rel.Version, "")
 		creation, child, reg, epi := evs[0], evs[3], evs[4], evs[5]
-		if !strings.Contains(creation.Point, "BackendStartup(conn): the ChildRecord record was just allocated with palloc0_extended(sizeof(ChildRecord), MCXT_ALLOC_NO_OOM)") {
-			t.Errorf("struct-creation at %q", creation.Point)
+		if !atIs(creation, "point.reenact.allocated", "param", "conn", "record", "ChildRecord",
+			"allocator", "palloc0_extended(sizeof(ChildRecord), MCXT_ALLOC_NO_OOM)") {
+			t.Errorf("struct-creation at %s %v", creation.PointKey, creation.PointArgs)
 		}
-		if !hasFact(creation.Values.Facts, "struct", "ClientConn + ChildStartData") {
+		if !hasFact(creation.Values.Facts, "fact.reenact.conn_struct", "struct", "ClientConn + ChildStartData") {
 			t.Errorf("struct-creation facts %v", creation.Values.Facts)
 		}
-		if !hasFact(child.Values.Facts, "order", "InitPostmasterChild, then ClosePostmasterPorts") {
+		if o, _ := findFact(child.Values.Facts, "fact.reenact.child_order"); o["first"] != "InitPostmasterChild" || o["second"] != "ClosePostmasterPorts" {
 			t.Errorf("the backend did not follow the manifest's order: %v", child.Values.Facts)
 		}
-		if !strings.Contains(child.Point, "before ClientChildMain -> PostgresMain") {
-			t.Errorf("child at %q", child.Point)
+		if !atIs(child, "point.reenact.child", "next", "ClientChildMain -> PostgresMain") {
+			t.Errorf("child at %s %v", child.PointKey, child.PointArgs)
 		}
 		if reg.Values.Backend == nil || reg.Values.Backend.BkendType != "CHILD_CLIENT" {
 			t.Errorf("registered %+v, want bkend_type CHILD_CLIENT", reg.Values.Backend)
 		}
-		if !hasFact(epi.Values.Facts, "server_version", "99.1 (pgwalk re-enactment)") {
+		if !hasFact(epi.Values.Facts, "fact.reenact.server_version", "version", "99.1 (pgwalk re-enactment)") {
 			t.Errorf("the backend did not report 99.1: %v", epi.Values.Facts)
 		}
 	})
 	t.Run("fork-failure", func(t *testing.T) {
 		evs := walkPlan(t, rel.Version, walkthrough.ScenarioForkFailure)
-		if !hasFact(evs[3].Values.Facts, "Backend record", "given back with pfree(rec)") {
+		if !hasFact(evs[3].Values.Facts, "fact.reenact.record_freed", "release", "pfree(rec)") {
 			t.Errorf("fork-failure facts %v", evs[3].Values.Facts)
 		}
 	})

@@ -76,8 +76,8 @@ func TestRunPooledRelease(t *testing.T) {
 	if !slices.Equal(creation.Values.BackendList, []walkthrough.BackendNode{wantEntry}) || creation.Values.Backend == nil || *creation.Values.Backend != wantEntry {
 		t.Errorf("struct-creation: backend %+v list %+v, want the new entry %+v alone", creation.Values.Backend, creation.Values.BackendList, wantEntry)
 	}
-	if !strings.Contains(creation.Point, "canAcceptConnections answered CAC_OK, then AssignPostmasterChildSlot(B_BACKEND)") {
-		t.Errorf("struct-creation at %q", creation.Point)
+	if !atIs(creation, "point.reenact.entry_taken", "accept", "canAcceptConnections", "state", "CAC_OK", "allocator", "AssignPostmasterChildSlot(B_BACKEND)") {
+		t.Errorf("struct-creation at %s %v", creation.PointKey, creation.PointArgs)
 	}
 	for _, key := range []string{"fact.reenact.accept_first", "fact.reenact.pool_entry", "fact.reenact.list_push"} {
 		if _, ok := factKey(creation.Values.Facts, key); !ok {
@@ -89,8 +89,8 @@ func TestRunPooledRelease(t *testing.T) {
 	}
 
 	// Struct init: bgworker_notify cleared, the rest unchanged, no key.
-	if v, _ := findFact(init.Values.Facts, "order"); v != "startup_data.canAcceptConnections (3563), then rw (3564), then bgworker_notify (3567)" {
-		t.Errorf("struct-init order = %q", v)
+	if v, _ := findFact(init.Values.Facts, "fact.reenact.init_order"); v["steps"] != "startup_data.canAcceptConnections (3563) → rw (3564) → bgworker_notify (3567)" {
+		t.Errorf("struct-init order = %v", v)
 	}
 	if b := init.Values.Backend; b == nil || b.BgworkerNotify || b.ChildSlot != 1 || b.PID != 0 {
 		t.Errorf("struct-init backend = %+v", b)
@@ -110,8 +110,8 @@ func TestRunPooledRelease(t *testing.T) {
 	if f, ok := factKey(child.Values.Facts, "fact.reenact.child_sets_slot"); !ok || f.Args["at"] != "launch_backend.c:280" {
 		t.Errorf("child facts: MyPMChildSlot %+v", f)
 	}
-	if v, _ := findFact(child.Values.Facts, "order"); v != "ClosePostmasterPorts, then InitPostmasterChild" {
-		t.Errorf("child order = %q", v)
+	if v, _ := findFact(child.Values.Facts, "fact.reenact.child_order"); v["first"] != "ClosePostmasterPorts" || v["second"] != "InitPostmasterChild" {
+		t.Errorf("child order = %v", v)
 	}
 
 	// Registration: the pid store, and 18.4's log line.
@@ -122,8 +122,8 @@ func TestRunPooledRelease(t *testing.T) {
 	if !slices.Equal(reg.Values.BackendList, []walkthrough.BackendNode{wantEntry}) {
 		t.Errorf("registration list = %+v, want %+v", reg.Values.BackendList, wantEntry)
 	}
-	if !strings.Contains(reg.Point, "bn->pid = pid") {
-		t.Errorf("registration at %q", reg.Point)
+	if !atIs(reg, "point.reenact.pid_stored") {
+		t.Errorf("registration at %s %v", reg.PointKey, reg.PointArgs)
 	}
 
 	// Closing check: a 32-byte key, made by the backend, received by the
@@ -153,7 +153,7 @@ func TestRunPooledRelease(t *testing.T) {
 	}
 	for _, c := range epi.Values.Checks {
 		if !c.OK {
-			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+			t.Errorf("check %s failed: %v", c.Key, c.Args)
 		}
 	}
 	if len(epi.Values.BackendList) != 0 || !d.pool.isFree(1) || d.pool.inUse() != 0 {
@@ -218,7 +218,7 @@ func TestKeyWidthByRequestedProtocol(t *testing.T) {
 			}
 			for _, c := range epi.Values.Checks {
 				if !c.OK {
-					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+					t.Errorf("check %s failed: %v", c.Key, c.Args)
 				}
 			}
 		})
@@ -256,8 +256,8 @@ func TestPoolEmpty(t *testing.T) {
 	if f, ok := factKey(v.Facts, "fact.reenact.pool_empty"); !ok || f.Args["state"] != "CAC_TOOMANY" || f.Args["at"] != "postmaster.c:3541-3548" {
 		t.Errorf("pool-empty fact %+v", f)
 	}
-	if f, _ := findFact(v.Facts, "allocator"); f != "AllocDeadEndChild()" {
-		t.Errorf("allocator = %q, want AllocDeadEndChild()", f)
+	if f, _ := findFact(v.Facts, "fact.reenact.allocator"); f["allocator"] != "AllocDeadEndChild()" {
+		t.Errorf("allocator = %v, want AllocDeadEndChild()", f)
 	}
 	if head := v.BackendList[0]; head.BkendType != "B_DEAD_END_BACKEND" || head.ChildSlot != 0 || head.PID != 0 || !head.DeadEnd || len(v.BackendList) != 3 {
 		t.Errorf("list at struct-creation = %+v, want the dead-end entry at the head of 3", v.BackendList)
@@ -274,7 +274,7 @@ func TestPoolEmpty(t *testing.T) {
 	epi := w.until(t, 3, walkthrough.Epilogue)
 	for _, c := range epi[len(epi)-1].Values.Checks {
 		if !c.OK {
-			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+			t.Errorf("check %s failed: %v", c.Key, c.Args)
 		}
 	}
 
@@ -315,7 +315,7 @@ func TestPooledForkFailure(t *testing.T) {
 	}
 	for _, c := range epi.Values.Checks {
 		if !c.OK {
-			t.Errorf("check %q failed: %s", c.Name, c.Detail)
+			t.Errorf("check %s failed: %v", c.Key, c.Args)
 		}
 	}
 	if _, ok := checkKey(epi.Values.Checks, "check.reenact.off_list"); !ok {
@@ -343,9 +343,9 @@ func TestOwnClientNegotiates(t *testing.T) {
 			if got, _ := factKey(epi.Values.Facts, "fact.reenact.negotiated"); got.Args["version"] != tt.negotiated {
 				t.Errorf("negotiated fact %+v, want version %q", got, tt.negotiated)
 			}
-			received, _ := findFact(epi.Values.Facts, "client received")
-			if strings.HasPrefix(received, "NegotiateProtocolVersion") != (tt.negotiated != "") {
-				t.Errorf("client received %q", received)
+			received, _ := findFact(epi.Values.Facts, "fact.reenact.client_received")
+			if strings.HasPrefix(received["messages"], "NegotiateProtocolVersion") != (tt.negotiated != "") {
+				t.Errorf("client received %v", received)
 			}
 			if k := epi.Values.ClientBackendKey; k == nil || len(k.SecretKeyHex) != 2*tt.bytes {
 				t.Errorf("client_backend_key %+v, want %d bytes", k, tt.bytes)

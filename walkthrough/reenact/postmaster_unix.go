@@ -52,10 +52,12 @@ type conn struct {
 	nc      net.Conn // the postmaster's copy of the client socket; nil once closed
 	pmFD    int
 	pmInode uint64 // the client socket's inode, to tell a reused fd number apart
-	// pmClose says how the postmaster's copy was closed after
-	// BackendStartup returned; pmClosedOK is true when fd pmFD no longer
-	// refers to the client socket afterwards.
-	pmClose    string
+	// pmClosed is true once the postmaster has closed its copy after
+	// BackendStartup returned, pmCloseErr is what close returned, and
+	// pmClosedOK is true when fd pmFD no longer refers to the client
+	// socket afterwards.
+	pmClosed   bool
+	pmCloseErr error
 	pmClosedOK bool
 	via        string
 	peer       string
@@ -86,7 +88,7 @@ type conn struct {
 	startup *fromChild
 	errs    []string
 	queries []walkthrough.Fact
-	signals []string
+	signals []walkthrough.Fact
 	logs    []string
 	// cancel is the CancelRequest the child read, when the startup packet
 	// was one.
@@ -176,11 +178,11 @@ func (d *Driver) Start(ctx context.Context) error {
 	if d.opts.WaitForClient {
 		d.wg.Add(1)
 		go d.acceptLoop(d.tcpLn, "tcp")
-		d.opts.Say(fmt.Sprintf("pgwalk's postmaster (pid %d) is waiting for clients. Connect with:", os.Getpid()))
+		d.opts.Tell(walkthrough.M("say.reenact.waiting", "pid", os.Getpid()))
 		for _, cmd := range d.PsqlCommands() {
-			d.opts.Say("  " + cmd)
+			d.opts.Tell(walkthrough.M("say.reenact.psql_command", "command", cmd))
 		}
-		d.opts.Say("(the socket directory is private to this user; other users connect over TCP)")
+		d.opts.Tell(walkthrough.M("say.reenact.private_dir"))
 		return nil
 	}
 
@@ -305,15 +307,17 @@ func (d *Driver) idle(ctx context.Context) (walkthrough.Event, error) {
 
 func (d *Driver) sayWaiting() {
 	if len(d.sessions) == 0 {
-		d.opts.Say("waiting for the next client (q or Ctrl-C ends the run)")
+		d.opts.Tell(walkthrough.M("say.reenact.waiting_next"))
 		return
 	}
-	d.opts.Say(servingLine(d.sessions))
+	d.opts.Tell(servingMsg(d.sessions))
 }
 
-// servingLine says which backends serve a client while pgwalk waits: their
-// pids in numerical order, in a sentence of the right number.
-func servingLine(sessions map[*conn]bool) string {
+// servingMsg says which backends serve a client while pgwalk waits: their
+// pids in numerical order, the last one apart ({last}, the others in
+// {others}) so that each language joins them its own way, and their
+// number {n}.
+func servingMsg(sessions map[*conn]bool) walkthrough.Msg {
 	pids := make([]int, 0, len(sessions))
 	for c := range sessions {
 		pids = append(pids, c.pid)
@@ -323,16 +327,19 @@ func servingLine(sessions map[*conn]bool) string {
 	for i, p := range pids {
 		names[i] = strconv.Itoa(p)
 	}
-	if len(names) == 1 {
-		return fmt.Sprintf("backend %s is serving its client; its closing check comes when the client disconnects (\\q). A new client is walked as soon as it connects.", names[0])
+	last := ""
+	if len(names) > 0 {
+		last = names[len(names)-1]
+		names = names[:len(names)-1]
 	}
-	list := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-	return fmt.Sprintf("backends %s are serving their clients; each one's closing check comes when its client disconnects (\\q). A new client is walked as soon as it connects.", list)
+	return walkthrough.M("say.reenact.serving", "n", len(pids), "others", strings.Join(names, ", "), "last", last)
 }
 
-// event returns the skeleton of a stop of c.
-func (d *Driver) event(c *conn, phase walkthrough.PhaseID, proc walkthrough.Process, pid int, point string) walkthrough.Event {
-	return walkthrough.Event{Connection: c.n, Phase: phase, Process: proc, PID: pid, Point: point}
+// event returns the skeleton of a stop of c, at point (a catalog message).
+func (d *Driver) event(c *conn, phase walkthrough.PhaseID, proc walkthrough.Process, pid int, point walkthrough.Msg) walkthrough.Event {
+	ev := walkthrough.Event{Connection: c.n, Phase: phase, Process: proc, PID: pid}
+	ev.SetPoint(point)
+	return ev
 }
 
 // closeClientSocket closes the postmaster's copy of c's client socket, as
@@ -345,11 +352,26 @@ func (d *Driver) closeClientSocket(c *conn) {
 	err := c.nc.Close()
 	c.nc = nil
 	ino, ferr := inode(c.pmFD)
+	c.pmClosed, c.pmCloseErr = true, err
 	c.pmClosedOK = err == nil && (ferr != nil || ino != c.pmInode)
-	c.pmClose = fmt.Sprintf("fd %d closed by ServerLoop after BackendStartup returned (%s)", c.pmFD, d.fl.serverLoopClose)
-	if err != nil {
-		c.pmClose = fmt.Sprintf("fd %d: close failed: %v", c.pmFD, err)
+}
+
+// pmCloseFact says how the postmaster's copy of c's client socket was
+// closed (see closeClientSocket).
+func (d *Driver) pmCloseFact(c *conn) walkthrough.Fact {
+	switch {
+	case !c.pmClosed:
+		return fact("fact.reenact.pm_socket_open", "fd", c.pmFD)
+	case c.pmCloseErr != nil:
+		return fact("fact.reenact.pm_socket_close_failed", "fd", c.pmFD, "error", c.pmCloseErr.Error())
 	}
+	return fact("fact.reenact.pm_socket_closed", "fd", c.pmFD, "at", d.fl.serverLoopClose)
+}
+
+// pmCloseCheck checks that the postmaster closed its copy of c's client
+// socket: fd pmFD no longer refers to it (pmCloseFact says how).
+func (d *Driver) pmCloseCheck(c *conn) walkthrough.Check {
+	return check(c.pmClosedOK, "check.reenact.pm_socket_closed", "fd", c.pmFD)
 }
 
 // backendListSnapshot copies BackendList, head first. Call with d.mu held.
@@ -361,15 +383,17 @@ func (d *Driver) backendListSnapshot() []walkthrough.BackendNode {
 	return list
 }
 
-func errnoText(err error) string {
+// callResult says what a system call returned, as C says it: "0", or
+// "-1 ESRCH" with the errno's name.
+func callResult(err error) string {
 	if err == nil {
-		return "success (the process still exists)"
+		return "0"
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return unix.ErrnoName(errno)
+		return "-1 " + unix.ErrnoName(errno)
 	}
-	return err.Error()
+	return "-1 (" + err.Error() + ")"
 }
 
 // errnoValue describes errno for Values.Errno.
@@ -379,7 +403,12 @@ func errnoValue(errno syscall.Errno) *walkthrough.Errno {
 
 // strerror returns errno's message the way C's strerror spells it.
 func strerror(errno syscall.Errno) string {
-	s := errno.Error()
+	return capitalize(errno.Error())
+}
+
+// capitalize returns s with its first letter upper case, as C's strerror
+// and strsignal spell their messages.
+func capitalize(s string) string {
 	if s == "" {
 		return s
 	}
@@ -387,31 +416,33 @@ func strerror(errno syscall.Errno) string {
 }
 
 // describeClient says who connected on c.
-func (d *Driver) describeClient(c *conn) string {
-	if c.own {
-		return fmt.Sprintf("pgwalk's own client (pgproto3.Frontend) in process %d, over the Unix socket", os.Getpid())
+func (d *Driver) describeClient(c *conn) walkthrough.Fact {
+	switch {
+	case c.own:
+		return fact("fact.reenact.client_own", "pid", os.Getpid())
+	case c.via == "tcp":
+		return fact("fact.reenact.client_tcp", "peer", c.peer)
+	case c.peerPID > 0:
+		return fact("fact.reenact.client_unix_pid", "pid", c.peerPID)
 	}
-	if c.via == "tcp" {
-		return "outside client over TCP from " + c.peer
-	}
-	if c.peerPID > 0 {
-		return fmt.Sprintf("outside client over the Unix socket, process %d (SO_PEERCRED)", c.peerPID)
-	}
-	return "outside client over the Unix socket"
+	return fact("fact.reenact.client_unix")
 }
 
-func (d *Driver) listenerName(via string) string {
+// clientSocketFact says which fd the postmaster holds c's client socket
+// in, and which listen socket accepted it (via).
+func (d *Driver) clientSocketFact(c *conn, via string) walkthrough.Fact {
 	if via == "tcp" {
-		return fmt.Sprintf("TCP socket 127.0.0.1:%d", d.port)
+		return fact("fact.reenact.client_socket_tcp", "fd", c.pmFD, "port", d.port)
 	}
-	return "Unix socket " + d.sockPath
+	return fact("fact.reenact.client_socket_unix", "fd", c.pmFD, "path", d.sockPath)
 }
 
-func (d *Driver) describeListeners() string {
+// describeListeners says the postmaster's listen sockets and their fds.
+func (d *Driver) describeListeners() walkthrough.Fact {
 	tcpFD, unixFD := -1, -1
 	_ = withFD(d.tcpLn, func(fd int) error { tcpFD = fd; return nil })
 	_ = withFD(d.unixLn, func(fd int) error { unixFD = fd; return nil })
-	return fmt.Sprintf("TCP 127.0.0.1:%d (fd %d), Unix %s (fd %d)", d.port, tcpFD, d.sockPath, unixFD)
+	return fact("fact.reenact.listen_sockets", "port", d.port, "tcp_fd", tcpFD, "path", d.sockPath, "unix_fd", unixFD)
 }
 
 // Close kills and reaps every child, closes every socket and pipe, removes

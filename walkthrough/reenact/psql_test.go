@@ -67,11 +67,11 @@ func testPsqlConnects(t *testing.T, psql, name string) {
 			epi := evs[len(evs)-1]
 			for _, c := range epi.Values.Checks {
 				if !c.OK {
-					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+					t.Errorf("check %s failed: %v", c.Key, c.Args)
 				}
 			}
-			if v, _ := findFact(epi.Values.Facts, "startup packet"); !strings.Contains(v, "application_name=psql") || !strings.Contains(v, "protocol 3.0") {
-				t.Errorf("startup packet fact = %q, want psql's application_name and protocol 3.0", v)
+			if v, _ := findFact(epi.Values.Facts, "fact.reenact.startup_packet"); v["application"] != "psql" || v["protocol"] != "3.0" {
+				t.Errorf("startup packet fact = %v, want psql's application_name and protocol 3.0", v)
 			}
 			// A 4-byte key, in both releases: psql asked for 3.0.
 			k := epi.Values.ClientBackendKey
@@ -184,8 +184,8 @@ func TestPsqlCancel(t *testing.T) {
 			t.Logf("psql stdout:\n%s\npsql stderr:\n%s", &out, &errOut)
 			first := stopsOf(evs, 1)
 			v := first[len(first)-1].Values
-			if q := factsNamed(v.Facts, "query"); len(q) != 1 || !strings.HasPrefix(q[0], `"select pg_sleep(3600)": cancelled by SIGINT`) {
-				t.Errorf("queries = %q", q)
+			if q := factsWith(v.Facts, "fact.reenact.query_cancelled"); len(q) != 1 || q[0]["query"] != `"select pg_sleep(3600)"` {
+				t.Errorf("cancelled queries = %v, facts %v", q, v.Facts)
 			}
 		})
 	}

@@ -230,7 +230,7 @@ func (d *Driver) readControl(c *conn) {
 			d.mu.Unlock()
 		case msgSignal:
 			d.mu.Lock()
-			c.signals = append(c.signals, m.Signal+": "+m.Text)
+			c.signals = append(c.signals, m.Facts...)
 			d.mu.Unlock()
 			if d.signalSeen != nil {
 				select {
@@ -250,12 +250,14 @@ func (d *Driver) readControl(c *conn) {
 			c.errs = append(c.errs, m.Text)
 			d.mu.Unlock()
 		case msgQuery:
-			f := walkthrough.Fact{Name: "query refused", Value: m.Text}
-			if m.Result != "" {
-				f = walkthrough.Fact{Name: "query", Value: strconv.Quote(m.Text) + ": " + m.Result}
+			// A query the backend ran comes with what became of it; one
+			// it refused, with nothing.
+			facts := m.Facts
+			if len(facts) == 0 {
+				facts = []walkthrough.Fact{fact("fact.reenact.query_refused", "query", m.Text)}
 			}
 			d.mu.Lock()
-			c.queries = append(c.queries, f)
+			c.queries = append(c.queries, facts...)
 			if m.Log != "" {
 				c.logs = append(c.logs, m.Log)
 			}

@@ -48,21 +48,21 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 	c.next = walkthrough.StructInit
 
 	pm := os.Getpid()
-	point := fmt.Sprintf("BackendStartup(%s): the %s record was just allocated with %s", d.fl.connArg(), d.fl.record, allocator)
+	point := walkthrough.M("point.reenact.allocated", "param", d.fl.connArg(), "record", d.fl.record, "allocator", allocator)
 	if d.fl.pooled() {
-		point = fmt.Sprintf("BackendStartup(%s): %s answered %s, then %s returned the %s entry", d.fl.connArg(),
-			d.fl.facts.Functions.Accept.Function, c.canAccept, allocator, d.fl.record)
+		point = walkthrough.M("point.reenact.entry_taken", "param", d.fl.connArg(),
+			"accept", d.fl.facts.Functions.Accept.Function, "state", c.canAccept, "allocator", allocator, "record", d.fl.record)
 	}
 	ev := d.event(c, walkthrough.StructCreation, walkthrough.Postmaster, pm, point)
 	ev.Values.PostmasterPID = pm
 	ev.Values.BackendList = list
 	ev.Values.Facts = []walkthrough.Fact{
-		{Name: "allocator", Value: allocator},
-		{Name: "struct", Value: d.fl.connStruct},
-		{Name: "client socket", Value: fmt.Sprintf("fd %d in the postmaster, accepted on the %s", c.pmFD, d.listenerName(a.via))},
-		{Name: "client", Value: d.describeClient(c)},
-		{Name: "listen sockets", Value: d.describeListeners()},
-		{Name: "death pipe", Value: fmt.Sprintf("read end fd %d, write end fd %d", d.death[0], d.death[1])},
+		fact("fact.reenact.allocator", "allocator", allocator),
+		fact("fact.reenact.conn_struct", "struct", d.fl.connStruct),
+		d.clientSocketFact(c, a.via),
+		d.describeClient(c),
+		d.describeListeners(),
+		fact("fact.reenact.death_pipe", "read", d.death[0], "write", d.death[1]),
 	}
 	if d.fl.pooled() {
 		node := c.node
@@ -72,7 +72,7 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 		ev.Values.Backend = &node
 		ev.Values.Facts = append(ev.Values.Facts, taken...)
 	} else {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "Backend fields", Value: "not set yet: the allocator does not zero them"})
+		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.fields_unset", "record", d.fl.record))
 	}
 	if d.fl.listAtAllocation() {
 		at := d.fl.facts.Pool.PushAt
@@ -82,7 +82,7 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.list_push", "push", d.fl.facts.ChildList.Push,
 			"list", d.fl.facts.ChildList.Name, "at", at))
 	}
-	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "startup packet", Value: "not read by the postmaster: whether this is a session or a CancelRequest, only the child will find out"})
+	ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.packet_unread"))
 	return ev, nil
 }
 
@@ -178,7 +178,7 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 	c.next = walkthrough.Fork
 
 	pm := os.Getpid()
-	ev := d.event(c, walkthrough.StructInit, walkthrough.Postmaster, pm, "BackendStartup: after bgworker_notify = false, just before the fork")
+	ev := d.event(c, walkthrough.StructInit, walkthrough.Postmaster, pm, walkthrough.M("point.reenact.before_fork"))
 	node := c.node
 	ev.Values = walkthrough.Values{
 		PostmasterPID: pm,
@@ -186,11 +186,13 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 		DeadEnd:       walkthrough.Bool(c.node.DeadEnd),
 		ChildSlot:     walkthrough.Int(slot),
 		Backend:       &node,
-		Facts:         []walkthrough.Fact{{Name: "order", Value: strings.Join(order, ", then ")}},
+		// The steps in order, each with its line: an arrow reads the same
+		// in every language.
+		Facts: []walkthrough.Fact{fact("fact.reenact.init_order", "steps", strings.Join(order, " → "))},
 	}
 	if keyMade {
 		ev.Values.CancelKey = walkthrough.Int32(key)
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "cancel key source", Value: "crypto/rand (the OS CSPRNG): 4 bytes read as an int32, as RandomCancelKey does with pg_strong_random"})
+		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.key_source"))
 	} else {
 		ck := d.fl.facts.CancelKey
 		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.no_key_in_postmaster", "function", ck.Function, "at", ck.At, "record", d.fl.record))
@@ -198,7 +200,7 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 	if d.fl.pooled() {
 		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.accept_passed", "field", d.fl.canAcceptField, "state", c.canAccept))
 		if c.node.DeadEnd {
-			ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "dead end", Value: "the child will only tell the client \"sorry, too many clients already\""})
+			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.dead_end", "message", tooManyClients))
 		}
 		return ev, nil
 	}
@@ -206,18 +208,18 @@ func (d *Driver) structInit(c *conn) (walkthrough.Event, error) {
 	if children >= d.maxChildren {
 		cmp = ">="
 	}
-	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "canAcceptConnections", Value: fmt.Sprintf("%s = %s: CountChildren(BACKEND_TYPE_ALL) = %d %s MaxLivePostmasterChildren() = %d (dead-end children are not counted; the mini postmaster is always in PM_RUN)",
-		d.fl.canAcceptField, c.canAccept, children, cmp, d.maxChildren)})
+	ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.can_accept", "field", d.fl.canAcceptField, "state", c.canAccept,
+		"children", children, "cmp", cmp, "max", d.maxChildren))
 	d.mu.Lock()
 	inUse := d.slotsInUse()
 	d.mu.Unlock()
 	if c.node.DeadEnd {
 		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "child slot", Value: fmt.Sprintf("none assigned (0): a dead-end child gets no slot; %d of %d slots in use", inUse, len(d.slots))},
-			walkthrough.Fact{Name: "dead end", Value: "the child will only tell the client \"sorry, too many clients already\""})
+			fact("fact.reenact.no_slot", "in_use", inUse, "slots", len(d.slots)),
+			fact("fact.reenact.dead_end", "message", tooManyClients))
 	} else {
 		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "child slot", Value: fmt.Sprintf("%d, from AssignPostmasterChildSlot, which scans down from the slot it assigned last; %d of %d slots in use", slot, inUse, len(d.slots))})
+			fact("fact.reenact.slot", "slot", slot, "in_use", inUse, "slots", len(d.slots)))
 	}
 	return ev, nil
 }
@@ -234,38 +236,38 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 		c.forkErr = err
 		c.errno = errno
 		c.next = walkthrough.ForkFailure
-		ev := d.event(c, walkthrough.Fork, walkthrough.Postmaster, pm, "the launch returned -1 in the postmaster: no child process")
+		ev := d.event(c, walkthrough.Fork, walkthrough.Postmaster, pm, walkthrough.M("point.reenact.launch_failed"))
 		ev.Values = walkthrough.Values{
 			PostmasterPID: pm,
 			ForkReturn:    walkthrough.Int(-1),
 			Backend:       &node,
 			Errno:         errnoValue(errno),
 			Facts: []walkthrough.Fact{
-				{Name: "launch", Value: fmt.Sprintf("fork+exec of %s %s (%s)", d.exe, ChildCommand, d.fl.launch)},
-				{Name: "what failed", Value: fmt.Sprintf("execve: %s does not exist in the private directory; Go hands the new process's exec error back to the parent, so the launch fails with that errno, as a failed fork_process does", missingBackend)},
-				{Name: "PostgreSQL's own exec failure", Value: "under EXEC_BACKEND a failed execv is logged by the new process (\"could not execute server process\") and the parent counts the fork as done; this branch runs when fork() itself fails, typically with EAGAIN"},
+				fact("fact.reenact.launch_via", "exe", d.exe, "command", ChildCommand, "launch", d.fl.launch),
+				fact("fact.reenact.exec_failed", "file", missingBackend),
+				fact("fact.reenact.pg_exec_failure", "log", "could not execute server process"),
 			},
 		}
 		return ev, nil
 	}
 	c.next = walkthrough.Child
-	ev := d.event(c, walkthrough.Fork, walkthrough.Postmaster, pm, "the launch returned the child's pid in the postmaster ("+d.fl.launch+")")
+	ev := d.event(c, walkthrough.Fork, walkthrough.Postmaster, pm, walkthrough.M("point.reenact.launched", "launch", d.fl.launch))
 	ev.Values = walkthrough.Values{
 		PostmasterPID: pm,
 		ChildPID:      c.pid,
 		ForkReturn:    walkthrough.Int(c.pid),
 		Backend:       &node,
 		Facts: []walkthrough.Fact{
-			{Name: "launch", Value: fmt.Sprintf("fork+exec of %s %s", d.exe, ChildCommand)},
-			{Name: "PostgreSQL's exec", Value: d.fl.execArgv},
-			{Name: "why exec", Value: "Go cannot fork without exec; PostgreSQL starts backends the same way on Windows and in EXEC_BACKEND builds (" + d.fl.launch + ")"},
-			{Name: "passed to the child", Value: fmt.Sprintf("fd %d TCP listen socket, fd %d Unix listen socket, fd %d/%d death pipe read/write ends, fd %d client socket, fd %d pgwalk control channel",
-				childFDTCP, childFDUnix, childFDDeathRead, childFDDeathWrite, childFDClient, childFDControl)},
+			fact("fact.reenact.launch", "exe", d.exe, "command", ChildCommand),
+			fact("fact.reenact.pg_exec", "argv", d.fl.execArgv),
+			fact("fact.reenact.why_exec", "launch", d.fl.launch),
+			fact("fact.reenact.passed", "tcp", childFDTCP, "unix", childFDUnix, "death_read", childFDDeathRead,
+				"death_write", childFDDeathWrite, "client", childFDClient, "control", childFDControl),
 		},
 	}
 	f := d.fl.facts
 	if d.fl.keyInPostmaster() {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "backend variables", Value: fmt.Sprintf("MyCancelKey, MyPMChildSlot and the fd numbers are sent over the control channel; EXEC_BACKEND writes them to a backend_var file that the child reads back (%s); a forked child has them in its copy of the postmaster's memory", d.fl.paramFile)})
+		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.vars", "param_file", d.fl.paramFile))
 	} else {
 		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.vars_no_key", "slot", c.node.ChildSlot, "param_file", d.fl.paramFile,
 			"function", f.CancelKey.Function))
@@ -274,12 +276,11 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.key_table", "path", d.keysPath, "rows", d.keys.rows,
 			"published_by", f.CancelKey.PublishedBy, "checked_by", f.CancelKey.CheckedBy, "list", f.ChildList.Name))
 	} else {
-		ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "BackendList copy", Value: fmt.Sprintf("the child is also sent BackendList as it is now (%s): the copy a forked child has of it, which the child searches if its startup packet is a CancelRequest (an EXEC_BACKEND child searches ShmemBackendArray in shared memory instead, which the postmaster keeps current)", entries(c.listAtLaunch))})
+		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.list_copy", "n", c.listAtLaunch))
 	}
-	registration := "the postmaster fills it in at registration"
 	ev.Values.Facts = append(ev.Values.Facts,
-		walkthrough.Fact{Name: d.fl.record + ".pid", Value: "still 0: " + registration},
-		walkthrough.Fact{Name: "child state", Value: fmt.Sprintf("process %d is running and waits on its control channel before its first step", c.pid)})
+		fact("fact.reenact.pid_unset", "record", d.fl.record),
+		fact("fact.reenact.child_waiting", "pid", c.pid))
 	return ev, nil
 }
 
@@ -297,9 +298,9 @@ func (d *Driver) childStop(ctx context.Context, c *conn) (walkthrough.Event, err
 	}
 	c.next = walkthrough.ParentRegistration
 
-	order := strings.Join(m.Steps, ", then ")
+	first, second := twoSteps(m.Steps)
 	ev := d.event(c, walkthrough.Child, walkthrough.Backend, m.PID,
-		fmt.Sprintf("in the child, after %s; before %s", order, d.fl.backendMain))
+		walkthrough.M("point.reenact.child", "first", first, "second", second, "next", d.fl.backendMain))
 	// cancel_key and child_slot as the child has them (MyCancelKey,
 	// MyPMChildSlot), not as the postmaster set them. fork_return stays
 	// unset: nothing returns from a fork in an exec'd child.
@@ -312,14 +313,14 @@ func (d *Driver) childStop(ctx context.Context, c *conn) (walkthrough.Event, err
 		ClosedFDs:     closedFDs(m.FDsBefore, m.FDsAfter),
 	}
 	facts := []walkthrough.Fact{
-		{Name: "order", Value: order},
-		{Name: "which path", Value: "the launch is EXEC_BACKEND's (fork+exec, variables passed by the parent); the order of the two steps is " + d.fl.childPath},
+		fact("fact.reenact.child_order", "first", first, "second", second),
+		d.fl.whichPath,
 	}
 	f := d.fl.facts
 	switch {
 	case d.fl.keyInPostmaster():
 		ev.Values.CancelKey = walkthrough.Int32(m.MyCancelKey)
-		facts = append(facts, walkthrough.Fact{Name: "MyCancelKey, MyPMChildSlot", Value: fmt.Sprintf("received over the control channel before the first step, as an EXEC_BACKEND child reads them from its parameter file (%s); a forked child has them in its copy of the postmaster's memory", d.fl.paramFile)})
+		facts = append(facts, fact("fact.reenact.child_vars", "param_file", d.fl.paramFile))
 	case f.Child.SetsSlot:
 		facts = append(facts,
 			fact("fact.reenact.child_sets_slot", "slot", m.MyPMChildSlot, "at", f.Child.SlotAt),
@@ -330,15 +331,15 @@ func (d *Driver) childStop(ctx context.Context, c *conn) (walkthrough.Event, err
 			fact("fact.reenact.child_no_key", "function", f.CancelKey.Function, "at", f.CancelKey.At, "variable", f.CancelKey.Variable))
 	}
 	facts = append(facts,
-		walkthrough.Fact{Name: "fork return in the child", Value: "none: an exec'd child starts in main (SubPostmasterMain under EXEC_BACKEND), not at fork's return"},
-		walkthrough.Fact{Name: "parent", Value: fmt.Sprintf("getppid() = %d", m.PPID)})
+		fact("fact.reenact.no_fork_return"),
+		fact("fact.reenact.parent", "ppid", m.PPID))
 	facts = append(facts, m.Facts...)
 	if d.fl.freeInChild {
-		facts = append(facts, walkthrough.Fact{Name: "free(bn)", Value: d.fl.version + "'s forked child frees its copy of the Backend record; an exec'd child never had one"})
+		facts = append(facts, fact("fact.reenact.free_in_child", "version", d.fl.version, "record", d.fl.record))
 	} else {
-		facts = append(facts, walkthrough.Fact{Name: d.fl.record + " record", Value: d.fl.version + "'s child leaves it alone (no free in the child any more)"})
+		facts = append(facts, fact("fact.reenact.record_kept", "version", d.fl.version, "record", d.fl.record))
 	}
-	facts = append(facts, walkthrough.Fact{Name: "postmaster epoll", Value: "not inherited: Go opens it close-on-exec (PostgreSQL's child frees the postmaster's wait set in ClosePostmasterPorts)"})
+	facts = append(facts, fact("fact.reenact.epoll"))
 	ev.Values.Facts = facts
 	return ev, nil
 }
@@ -360,9 +361,9 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 	c.next = stageRelease
 
 	node := c.node
-	point := "BackendStartup: after dlist_push_head(&BackendList, &bn->elem)"
+	point := walkthrough.M("point.reenact.registered")
 	if d.fl.listAtAllocation() {
-		point = "BackendStartup: after bn->pid = pid, all that registration still does"
+		point = walkthrough.M("point.reenact.pid_stored")
 	}
 	ev := d.event(c, walkthrough.ParentRegistration, walkthrough.Postmaster, pm, point)
 	ev.Values = walkthrough.Values{
@@ -379,8 +380,8 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 		ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.pid_store", "list", d.fl.facts.ChildList.Name, "type", c.node.BkendType))
 	}
 	ev.Values.Facts = append(ev.Values.Facts,
-		walkthrough.Fact{Name: "client socket", Value: fmt.Sprintf("fd %d is still open in the postmaster: BackendStartup has not returned yet; ServerLoop closes it after the return (%s), and the closing check reports it", c.pmFD, d.fl.serverLoopClose)},
-		walkthrough.Fact{Name: "child state", Value: "waiting before BackendInitialize; it reads the startup packet next"})
+		fact("fact.reenact.client_socket_open", "fd", c.pmFD, "at", d.fl.serverLoopClose),
+		fact("fact.reenact.child_before_init"))
 	return ev, nil
 }
 
@@ -391,19 +392,19 @@ func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 
 	// report_fork_failure_to_client: one try, never blocking the
 	// postmaster for long.
-	sent := "ErrorResponse (FATAL) " + strconv.Quote(msg)
+	sent := fact("fact.reenact.sent_error", "message", strconv.Quote(msg))
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	be := pgproto3.NewBackend(c.nc, c.nc)
 	be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Message: msg})
 	if err := be.Flush(); err != nil {
-		sent = "nothing: " + err.Error()
+		sent = fact("fact.reenact.sent_nothing", "error", err.Error())
 	}
 	d.mu.Lock()
 	list := d.backendListSnapshot()
 	d.mu.Unlock()
 	c.next = walkthrough.Epilogue
 
-	ev := d.event(c, walkthrough.ForkFailure, walkthrough.Postmaster, pm, "BackendStartup: the launch failed (pid < 0)")
+	ev := d.event(c, walkthrough.ForkFailure, walkthrough.Postmaster, pm, walkthrough.M("point.reenact.fork_failed"))
 	ev.Values = walkthrough.Values{
 		PostmasterPID: pm,
 		ForkReturn:    walkthrough.Int(-1),
@@ -421,13 +422,12 @@ func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 			"type", f.Pool.BackendType, "slot", c.node.ChildSlot, "free", released))
 	default:
 		ev.Values.Facts = append(ev.Values.Facts,
-			walkthrough.Fact{Name: "slot released", Value: fmt.Sprintf("slot %d is free again: %t", c.node.ChildSlot, released)},
-			walkthrough.Fact{Name: "Backend record", Value: "given back with " + d.fl.release})
+			fact("fact.reenact.slot_released", "slot", c.node.ChildSlot, "free", released),
+			fact("fact.reenact.record_freed", "record", d.fl.record, "release", d.fl.release))
 	}
-	ev.Values.Facts = append(ev.Values.Facts, []walkthrough.Fact{
-		{Name: "sent to client", Value: sent},
-		{Name: "wire format", Value: "PostgreSQL writes this text as an old-style 'E' packet without SQLSTATE; pgwalk sends it as a v3 ErrorResponse"},
-		{Name: "client socket", Value: fmt.Sprintf("fd %d is still open: BackendStartup returns STATUS_ERROR next, and ServerLoop closes the socket after the return (%s)", c.pmFD, d.fl.serverLoopClose)},
-	}...)
+	ev.Values.Facts = append(ev.Values.Facts,
+		sent,
+		fact("fact.reenact.wire_format"),
+		fact("fact.reenact.client_socket_error", "fd", c.pmFD, "at", d.fl.serverLoopClose))
 	return ev, nil
 }

@@ -22,7 +22,7 @@ const (
 
 // Breakpoint is one breakpoint set in one process.
 type Breakpoint struct {
-	// Name says what the caller set it on ("fork_process (return)").
+	// Name says what the caller set it on ("fork_process:return").
 	Name string
 	Addr uint64
 	Kind Kind
@@ -74,7 +74,7 @@ func (t *Tracer) ArmReturn(p *Proc, name string, regs Regs) (*Breakpoint, uint64
 	if err != nil {
 		return nil, 0, fmt.Errorf("read the return address of %s at sp %#x: %w", name, regs.SP(), err)
 	}
-	b, err := t.Arm(p, name+" (return)", ret, Exec)
+	b, err := t.Arm(p, name+":return", ret, Exec)
 	return b, ret, err
 }
 
