@@ -18,7 +18,7 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 	// BackendStartup has returned: ServerLoop closes the client socket.
 	d.closeClientSocket(c)
 	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, "after the fork failure")
-	msg := "could not fork new process for connection: " + strerror(c.errno)
+	msg := forkFailureText(c.errno)
 	slotFree := d.slotFree(c)
 	onList := d.onList(c)
 	d.mu.Lock()
@@ -58,7 +58,7 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 	} else {
 		ev.Values.Facts = append(ev.Values.Facts,
 			walkthrough.Fact{Name: "client", Value: d.describeClient(c)},
-			walkthrough.Fact{Name: "sent to client", Value: "ErrorResponse (FATAL) " + strconv.Quote(msg)},
+			walkthrough.Fact{Name: "sent to client", Value: c.sent},
 		)
 	}
 	return ev, nil

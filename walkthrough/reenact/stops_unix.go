@@ -9,12 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
@@ -83,6 +79,7 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 			"list", d.fl.facts.ChildList.Name, "at", at))
 	}
 	ev.Values.Facts = append(ev.Values.Facts, walkthrough.Fact{Name: "startup packet", Value: "not read by the postmaster: whether this is a session or a CancelRequest, only the child will find out"})
+	ev.Values.Facts = append(ev.Values.Facts, d.scenarioFacts()...)
 	return ev, nil
 }
 
@@ -242,10 +239,9 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 			Errno:         errnoValue(errno),
 			Facts: []walkthrough.Fact{
 				{Name: "launch", Value: fmt.Sprintf("fork+exec of %s %s (%s)", d.exe, ChildCommand, d.fl.launch)},
-				{Name: "what failed", Value: fmt.Sprintf("execve: %s does not exist in the private directory; Go hands the new process's exec error back to the parent, so the launch fails with that errno, as a failed fork_process does", missingBackend)},
-				{Name: "PostgreSQL's own exec failure", Value: "under EXEC_BACKEND a failed execv is logged by the new process (\"could not execute server process\") and the parent counts the fork as done; this branch runs when fork() itself fails, typically with EAGAIN"},
 			},
 		}
+		ev.Values.Facts = append(ev.Values.Facts, d.forkFailureFacts(c)...)
 		return ev, nil
 	}
 	c.next = walkthrough.Child
@@ -386,18 +382,14 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 
 func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 	pm := os.Getpid()
-	msg := "could not fork new process for connection: " + strerror(c.errno)
+	msg := forkFailureText(c.errno)
 	released := d.releaseRecord(c)
 
 	// report_fork_failure_to_client: one try, never blocking the
-	// postmaster for long.
-	sent := "ErrorResponse (FATAL) " + strconv.Quote(msg)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	be := pgproto3.NewBackend(c.nc, c.nc)
-	be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Message: msg})
-	if err := be.Flush(); err != nil {
-		sent = "nothing: " + err.Error()
-	}
+	// postmaster.
+	packet := forkFailureMessage(c.errno)
+	sent := d.reportForkFailure(c, packet)
+	c.sent = sent
 	d.mu.Lock()
 	list := d.backendListSnapshot()
 	d.mu.Unlock()
@@ -426,7 +418,7 @@ func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 	}
 	ev.Values.Facts = append(ev.Values.Facts, []walkthrough.Fact{
 		{Name: "sent to client", Value: sent},
-		{Name: "wire format", Value: "PostgreSQL writes this text as an old-style 'E' packet without SQLSTATE; pgwalk sends it as a v3 ErrorResponse"},
+		fact("fact.reenact.fork_failure_wire", "at", d.fl.facts.Cites["report_fork_failure"], "bytes", len(packet)),
 		{Name: "client socket", Value: fmt.Sprintf("fd %d is still open: BackendStartup returns STATUS_ERROR next, and ServerLoop closes the socket after the return (%s)", c.pmFD, d.fl.serverLoopClose)},
 	}...)
 	return ev, nil
