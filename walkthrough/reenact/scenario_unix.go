@@ -231,7 +231,7 @@ func (d *Driver) forkFailureFacts(c *conn) []walkthrough.Fact {
 	}
 	return []walkthrough.Fact{
 		fact("fact.reenact.fork_missing", "path", d.exe, "errno", errno, "why", why),
-		{Name: "PostgreSQL's own exec failure", Value: "under EXEC_BACKEND a failed execv is logged by the new process (\"could not execute server process\") and the parent counts the fork as done; this branch runs when fork() itself fails, typically with EAGAIN"},
+		fact("fact.reenact.exec_failure_pg"),
 	}
 }
 
