@@ -160,8 +160,8 @@ func (fl *forkLimit) create() error {
 	return nil
 }
 
-// prove launches probe in the limit: the launch must fail, and its errno is
-// the one every connection will get. A probe that starts after all is
+// prove launches probe in the limit: the launch must fail with EAGAIN, the
+// errno every connection will get. A probe that starts after all is
 // killed and reaped, and the limit is refused.
 func (fl *forkLimit) prove(l *launcher, probe []string) error {
 	devNull, err := openDevNull()
@@ -179,9 +179,12 @@ func (fl *forkLimit) prove(l *launcher, probe []string) error {
 		_, _ = syscall.Wait4(pid, &ws, 0, nil)
 		return fmt.Errorf("a launch in %s started all the same", fl.Dir)
 	}
+	// A process limit makes the kernel refuse with EAGAIN; anything else
+	// (ENOSYS from a kernel without clone3, EACCES, ...) is not the
+	// limit at work.
 	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return fmt.Errorf("a launch in %s failed without an errno: %w", fl.Dir, err)
+	if !errors.As(err, &errno) || errno != syscall.EAGAIN {
+		return fmt.Errorf("a launch in %s failed with %v, not with the EAGAIN of a process limit", fl.Dir, err)
 	}
 	fl.Errno = errno
 	return nil

@@ -118,3 +118,59 @@ func TestForkLimit(t *testing.T) {
 		t.Errorf("the cgroup %s is still there after Close (%v)", dir, err)
 	}
 }
+
+// TestCgroupPaths reads mountinfo and cgroup names as limitForks and
+// SweepCgroups do.
+func TestCgroupPaths(t *testing.T) {
+	mountinfo := []byte(`31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 /docker/abc /sys/fs/cgroup/my\040v2 rw,relatime shared:9 - cgroup2 cgroup2 rw
+`)
+	v1, ok := findCgroupMount(mountinfo, "cgroup", "pids")
+	if !ok || v1.point != "/sys/fs/cgroup/pids" || v1.root != "/" {
+		t.Errorf("v1 pids mount %+v, %t", v1, ok)
+	}
+	if _, ok := findCgroupMount(mountinfo, "cgroup", "memory"); ok {
+		t.Error("found a memory hierarchy that is not mounted")
+	}
+	v2, ok := findCgroupMount(mountinfo, "cgroup2", "")
+	if !ok || v2.point != "/sys/fs/cgroup/my v2" || v2.root != "/docker/abc" {
+		t.Errorf("v2 mount %+v, %t", v2, ok)
+	}
+	for _, tt := range []struct {
+		m          cgroupMount
+		path, want string
+		ok         bool
+	}{
+		{v1, "/", "/sys/fs/cgroup/pids", true},
+		{v1, "/a/b", "/sys/fs/cgroup/pids/a/b", true},
+		{v2, "/docker/abc/x", "/sys/fs/cgroup/my v2/x", true},
+		{v2, "/docker/abc", "/sys/fs/cgroup/my v2", true},
+		{v2, "/docker/abcd", "", false},
+		{v2, "/other", "", false},
+	} {
+		got, err := tt.m.dir(tt.path)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("dir(%s) under %+v = %q, %v; want %q", tt.path, tt.m, got, err, tt.want)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "cgroup")
+	if err := os.WriteFile(file, []byte("9:name=systemd:/\n8:pids:/user/1\n0::/user.slice/s.scope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := ownCgroup(file, func(c string, h int) bool { return h > 0 && c == "pids" }); err != nil || p != "/user/1" {
+		t.Errorf("v1 pids cgroup %q, %v", p, err)
+	}
+	if p, err := ownCgroup(file, func(c string, h int) bool { return h == 0 && c == "" }); err != nil || p != "/user.slice/s.scope" {
+		t.Errorf("v2 cgroup %q, %v", p, err)
+	}
+	for name, want := range map[string]bool{
+		cgroupPrefix + ".42.1000": true, cgroupPrefix + ".42": false, cgroupPrefix + ".x.1": false,
+		cgroupPrefix + ".0.1": false, "pgwalk-other.42.1": false, cgroupPrefix + "x.42.1": false,
+	} {
+		if o, ok := cgroupOwner(name); ok != want || (ok && (o.PID != 42 || o.Start != 1000)) {
+			t.Errorf("cgroupOwner(%s) = %+v, %t; want %t", name, o, ok, want)
+		}
+	}
+}
