@@ -35,7 +35,8 @@ type DriverOptions struct {
 	// walk every connection, one after another, instead of connecting
 	// its own client once.
 	WaitForClient bool
-	// Scenario asks for a branch: "" for the normal run, "fork-failure".
+	// Scenario asks for a branch: "" for the normal run, or one of
+	// Scenarios ("fork-failure", "too-many-clients").
 	Scenario string
 	// PGBin is the directory of the PostgreSQL binaries (live driver).
 	PGBin string
@@ -68,13 +69,17 @@ func (o DriverOptions) Tell(m Msg) {
 }
 
 // Scenarios lists the values DriverOptions.Scenario accepts.
-var Scenarios = []string{ScenarioNormal, ScenarioForkFailure}
+var Scenarios = []string{ScenarioNormal, ScenarioForkFailure, ScenarioTooManyClients}
 
-// The scenarios: the normal run, and ScenarioForkFailure, which makes the
-// fork fail for real, so that the fork-failure branch runs.
+// The scenarios: the normal run; ScenarioForkFailure, which makes the
+// launch of every connection's child fail for real, so that the
+// fork-failure branch runs; and ScenarioTooManyClients, which fills the
+// postmaster's table of children before the first client, so that every
+// connection becomes a dead-end child that only refuses its client.
 const (
-	ScenarioNormal      = "normal"
-	ScenarioForkFailure = "fork-failure"
+	ScenarioNormal         = "normal"
+	ScenarioForkFailure    = "fork-failure"
+	ScenarioTooManyClients = "too-many-clients"
 )
 
 // UnsupportedError says that a driver cannot walk a release, and why: the

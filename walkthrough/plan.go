@@ -59,8 +59,45 @@ func (p StopPlan) Check(stops []Event, observed bool) error {
 		if missing := ev.Lacks(w.Values); len(missing) > 0 {
 			return &PlanError{Stop: i + 1, Msg: fmt.Sprintf("%s (%s) lacks %s", w.Phase, w.Point, strings.Join(missing, ", "))}
 		}
+		if wrong := UnexpectedValues(ev.Values, w.Expect); len(wrong) > 0 {
+			return &PlanError{Stop: i + 1, Msg: fmt.Sprintf("%s (%s) has %s", w.Phase, w.Point, strings.Join(wrong, ", "))}
+		}
 	}
 	return nil
+}
+
+// UnexpectedValues compares the values of v that expect names with the
+// values it gives them, by their JSON encodings, and says each one that
+// differs, in key order: "dead_end false, the plan expects true".
+func UnexpectedValues(v Values, expect map[string]any) []string {
+	if len(expect) == 0 {
+		return nil
+	}
+	got := map[string]json.RawMessage{}
+	if data, err := json.Marshal(v); err == nil {
+		_ = json.Unmarshal(data, &got)
+	}
+	keys := make([]string, 0, len(expect))
+	for k := range expect {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []string
+	for _, k := range keys {
+		want, err := json.Marshal(expect[k])
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", k, err))
+			continue
+		}
+		have, ok := got[k]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("no %s, the plan expects %s", k, want))
+		case string(have) != string(want):
+			out = append(out, fmt.Sprintf("%s %s, the plan expects %s", k, have, want))
+		}
+	}
+	return out
 }
 
 // PresentValues returns the keys of v that hold a value, as they appear in

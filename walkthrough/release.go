@@ -50,7 +50,8 @@ type Facts struct {
 	// StructInit lists what struct init sets, in the release's order.
 	StructInit []InitStep `yaml:"struct_init"`
 	// Cites are places in the release's code a driver names, by key:
-	// "param_file", "cancel_check", "signal_child", "server_loop_close".
+	// "param_file", "cancel_check", "signal_child", "server_loop_close",
+	// "report_fork_failure".
 	Cites map[string]string `yaml:"cites"`
 	// CanAccept are the names of the CAC_state enum, in declaration order:
 	// the value canAcceptConnections returns indexes it.
@@ -508,6 +509,11 @@ type PlannedStop struct {
 	// Values are keys of Values (their JSON names) that a driver that
 	// observes reports at this stop.
 	Values []string `yaml:"values"`
+	// Expect gives some of Values the value a driver that observes must
+	// report at this stop, where the scenario decides it: a bool, an
+	// integer or a string, compared with the value's JSON encoding
+	// ({dead_end: true, can_accept: CAC_TOOMANY, child_slot: 0}).
+	Expect map[string]any `yaml:"expect"`
 }
 
 // Plan returns the stop plan of scenario ("" means "normal").

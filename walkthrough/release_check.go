@@ -378,8 +378,8 @@ func (p *StopPlan) validate(bad badFunc) *ManifestError {
 			return bad(sf+".point", "missing")
 		case s.At == "":
 			return bad(sf+".at", "missing: say where in the code the stop is")
-		case p.Scenario == ScenarioNormal && s.Phase == ForkFailure:
-			return bad(sf+".phase", "the normal scenario has no fork failure")
+		case p.Scenario != ScenarioForkFailure && s.Phase == ForkFailure:
+			return bad(sf+".phase", "the %s scenario has no fork failure", p.Scenario)
 		}
 		last = rank
 		points = append(points, s.Point)
@@ -391,9 +391,15 @@ func (p *StopPlan) validate(bad badFunc) *ManifestError {
 		if err := distinct(bad, sf+".values", s.Values); err != nil {
 			return err
 		}
+		if err := s.validateExpect(bad, sf+".expect"); err != nil {
+			return err
+		}
 	}
 	if p.Scenario == ScenarioForkFailure && !slices.ContainsFunc(p.Stops, func(s PlannedStop) bool { return s.Phase == ForkFailure }) {
 		return bad(field, "the fork-failure scenario has no fork-failure stop")
+	}
+	if p.Scenario == ScenarioTooManyClients && !slices.ContainsFunc(p.Stops, func(s PlannedStop) bool { return s.Expect["dead_end"] == true }) {
+		return bad(field, "the too-many-clients scenario expects dead_end: true at no stop")
 	}
 	return distinct(bad, field+" points", points)
 }
@@ -406,6 +412,27 @@ func distinct(bad badFunc, field string, list []string) *ManifestError {
 		}
 		if slices.Contains(list[:i], s) {
 			return bad(field, "%q is listed twice", s)
+		}
+	}
+	return nil
+}
+
+// validateExpect checks s's expected values: each one is a value the stop
+// reports (one of its Values), and a bool, an integer or a string.
+func (s PlannedStop) validateExpect(bad badFunc, field string) *ManifestError {
+	keys := make([]string, 0, len(s.Expect))
+	for k := range s.Expect {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(s.Values, k) {
+			return bad(field+"."+k, "not one of the stop's values (%s)", strings.Join(s.Values, ", "))
+		}
+		switch s.Expect[k].(type) {
+		case bool, int, string:
+		default:
+			return bad(field+"."+k, "%v is not a bool, an integer or a string", s.Expect[k])
 		}
 	}
 	return nil

@@ -149,6 +149,8 @@ func TestCanonicalPlans(t *testing.T) {
 		ScenarioNormal:      "struct-creation/postmaster record-allocated, struct-init/postmaster record-initialized, fork/postmaster fork-returned, child/backend child-cleaned-up, parent-registration/postmaster child-registered, epilogue/client closing-check",
 		ScenarioForkFailure: "struct-creation/postmaster record-allocated, struct-init/postmaster record-initialized, fork/postmaster fork-failed, fork-failure/postmaster failure-reported, epilogue/client closing-check",
 	}
+	// A dead-end child goes through the normal stops.
+	want[ScenarioTooManyClients] = want[ScenarioNormal]
 	for name := range manifestFiles {
 		r := parseManifest(t, name)
 		for _, p := range r.Plans {
@@ -190,6 +192,9 @@ func TestParseReleaseRejects(t *testing.T) {
 		{"unknown normal type", "normal: CHILD_CLIENT", "normal: CHILD_OTHER", "not one of bkend_types"},
 		{"CAC_OK not first", "can_accept: [CAC_OK, CAC_STARTUP", "can_accept: [CAC_STARTUP, CAC_OK", "starting with CAC_OK"},
 		{"unknown scenario", "  fork-failure:", "  crash:", "unknown scenario \"crash\""},
+		{"expected value not reported", "expect: {can_accept: CAC_TOOMANY, dead_end: true, child_slot: 0}", "expect: {can_accept: CAC_TOOMANY, dead_end: true, child_pid: 0}", "expect.child_pid: not one of the stop's values"},
+		{"expected value not a scalar", "expect: {can_accept: CAC_TOOMANY, dead_end: true, child_slot: 0}", "expect: {can_accept: [CAC_TOOMANY], dead_end: true, child_slot: 0}", "is not a bool, an integer or a string"},
+		{"too many clients, no dead end", "expect: {can_accept: CAC_TOOMANY, dead_end: true, child_slot: 0}", "expect: {can_accept: CAC_TOOMANY}", "expects dead_end: true at no stop"},
 		{"unknown phase", "phase: struct-init", "phase: struct-setup", "unknown phase \"struct-setup\""},
 		{"unknown process", "      process: backend", "      process: kernel", "unknown process \"kernel\""},
 		{"phases out of order", "phase: struct-init", "phase: parent-registration", "cannot come after"},
@@ -352,6 +357,24 @@ func TestPlanCheck(t *testing.T) {
 		{"wrong process", func(evs []Event) []Event { evs[3].Process = Postmaster; return evs }, "stop 4 differs from the plan: child in the postmaster"},
 		{"wrong order", func(evs []Event) []Event { evs[3], evs[4] = evs[4], evs[3]; return evs }, "stop 4 differs"},
 		{"a value missing", func(evs []Event) []Event { evs[2].Values.ForkReturn = nil; return evs }, "fork (fork-returned) lacks fork_return"},
+	}
+	// The too-many-clients plan expects a dead end where the normal plan
+	// only asks for the values.
+	full, err := r.Plan(ScenarioTooManyClients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := observed()
+	if err := full.Check(evs, true); err == nil || !strings.Contains(err.Error(), "stop 2 differs from the plan: struct-init (record-initialized) has can_accept \"CAC_OK\", the plan expects \"CAC_TOOMANY\", child_slot 1, the plan expects 0, dead_end false, the plan expects true") {
+		t.Errorf("a normal connection against the too-many-clients plan: %v", err)
+	}
+	evs[1].Values.CanAccept, evs[1].Values.ChildSlot, evs[1].Values.DeadEnd = "CAC_TOOMANY", Int(0), Bool(true)
+	if err := full.Check(evs, true); err != nil {
+		t.Errorf("a dead end against the too-many-clients plan: %v", err)
+	}
+	evs[1].Values.ChildSlot = nil
+	if err := full.Check(evs, true); err == nil || !strings.Contains(err.Error(), "lacks child_slot") {
+		t.Errorf("a dead end without its slot: %v", err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -41,10 +42,10 @@ type DriverInfo struct {
 // Capabilities are what a driver can do, for the CLI to check the flags
 // against, once for every driver.
 type Capabilities struct {
-	// Scenarios are the scenarios it walks; NoScenario is the catalog key
-	// of why it cannot walk the others.
+	// Scenarios are the scenarios it walks; NoScenario gives, for each
+	// of the others, the catalog key of why it cannot walk it.
 	Scenarios  []string
-	NoScenario string
+	NoScenario map[string]string
 	// Observes is set for a driver that runs processes and reports what
 	// it saw (not narration).
 	Observes bool
@@ -74,16 +75,25 @@ var driverRegistry = []DriverInfo{
 			Observes:      true,
 			WaitForClient: true,
 		},
-		New:     func(o walkthrough.DriverOptions) walkthrough.Driver { return reenact.New(o) },
-		Cleanup: tmpdir.Sweeper{Prefix: tmpdir.Prefix}.Sweep,
-		Child:   &ChildEntry{Arg: reenact.ChildCommand, Main: reenact.ChildMain},
+		New: func(o walkthrough.DriverOptions) walkthrough.Driver { return reenact.New(o) },
+		// Its private directories, and the cgroups of fork-failure
+		// runs (Linux, where pgwalk may make one).
+		Cleanup: func() ([]string, error) {
+			dirs, err := tmpdir.Sweeper{Prefix: tmpdir.Prefix}.Sweep()
+			cgroups, cerr := reenact.SweepCgroups()
+			return append(dirs, cgroups...), errors.Join(err, cerr)
+		},
+		Child: &ChildEntry{Arg: reenact.ChildCommand, Main: reenact.ChildMain},
 	},
 	{
 		Name:    "live",
 		Summary: "driver.live.summary",
 		Caps: Capabilities{
-			Scenarios:     []string{walkthrough.ScenarioNormal},
-			NoScenario:    "driver.live.no_fork_failure",
+			Scenarios: []string{walkthrough.ScenarioNormal},
+			NoScenario: map[string]string{
+				walkthrough.ScenarioForkFailure:    "driver.live.no_fork_failure",
+				walkthrough.ScenarioTooManyClients: "driver.live.no_too_many_clients",
+			},
 			Observes:      true,
 			WaitForClient: true,
 			NeedsPostgres: true,

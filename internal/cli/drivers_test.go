@@ -29,8 +29,19 @@ func TestRegistry(t *testing.T) {
 		if len(d.Caps.Scenarios) == 0 || !slices.Contains(d.Caps.Scenarios, walkthrough.ScenarioNormal) {
 			t.Errorf("%s walks no normal run: %v", d.Name, d.Caps.Scenarios)
 		}
-		if len(d.Caps.Scenarios) < len(walkthrough.Scenarios) && d.Caps.NoScenario == "" {
-			t.Errorf("%s walks only %v and does not say why not the others", d.Name, d.Caps.Scenarios)
+		for _, sc := range walkthrough.Scenarios {
+			why, ok := d.Caps.NoScenario[sc]
+			if slices.Contains(d.Caps.Scenarios, sc) {
+				if ok {
+					t.Errorf("%s walks %s and says why it cannot", d.Name, sc)
+				}
+				continue
+			}
+			for _, lang := range catalog.Langs() {
+				if !ok || !catalog.Has(lang, why) {
+					t.Errorf("%s does not walk %s and does not say why in %s (key %q)", d.Name, sc, lang, why)
+				}
+			}
 		}
 		if d.Caps.WaitForClient && !d.Caps.Observes {
 			t.Errorf("%s waits for clients but runs no process", d.Name)

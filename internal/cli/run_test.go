@@ -44,7 +44,18 @@ func TestRunOptions(t *testing.T) {
 			return ""
 		}},
 		{name: "unknown version", args: []string{"--version", "9.6"}, wantErr: `unsupported PostgreSQL version "9.6"`, code: ExitUsage},
-		{name: "fork failure with wait", args: []string{"--version", "16.4", "--scenario", "fork-failure", "--wait-for-client"}, wantErr: "conflict", code: ExitUsage},
+		{name: "fork failure with wait", args: []string{"--version", "16.4", "--scenario", "fork-failure", "--wait-for-client"}, check: func(o *RunOptions) string {
+			if o.Scenario != "fork-failure" || !o.WaitFor || o.Driver != "reenact" {
+				return "a class watches psql get the fork failure: the scenario and --wait-for-client go together"
+			}
+			return ""
+		}},
+		{name: "too many clients with wait", args: []string{"--version", "18.4", "--scenario", "too-many-clients", "--wait-for-client"}, check: func(o *RunOptions) string {
+			if o.Scenario != "too-many-clients" || !o.WaitFor || o.Driver != "reenact" {
+				return "too-many-clients with --wait-for-client lost"
+			}
+			return ""
+		}},
 		{name: "negative delay", args: []string{"--version", "16.4", "--delay", "-1s"}, wantErr: "must not be negative", code: ExitUsage},
 		{name: "bad source view", args: []string{"--version", "16.4", "--source-view", "maybe"}, wantErr: "use auto, on or off", code: ExitUsage},
 		{name: "breakpoints default", args: []string{"--version", "16.4", "--driver", "live"}, check: func(o *RunOptions) string {
@@ -63,10 +74,11 @@ func TestRunOptions(t *testing.T) {
 		{name: "breakpoints without live", args: []string{"--version", "16.4", "--breakpoints", "hardware"}, wantErr: "--breakpoints is for --driver live", code: ExitUsage},
 		{name: "pg-bin without live", args: []string{"--version", "16.4", "--pg-bin", "/x"}, wantErr: "--pg-bin is for --driver live (the reenact driver runs no PostgreSQL)", code: ExitUsage},
 		{name: "wait with narrate", args: []string{"--version", "16.4", "--driver", "narrate", "--wait-for-client"}, wantErr: "--wait-for-client needs a driver that runs processes (reenact or live), not narrate", code: ExitUsage},
+		{name: "live cannot fill the table", args: []string{"--version", "17.1", "--driver", "live", "--scenario", "too-many-clients"}, wantErr: "--driver live cannot run --scenario too-many-clients: it does not fill a real server's table of children yet (use --driver reenact)", code: ExitUsage},
 		{name: "live cannot fail a fork", args: []string{"--version", "16.4", "--driver", "live", "--scenario", "fork-failure"}, wantErr: "--driver live cannot run --scenario fork-failure: it traces what a real server does (use --driver reenact)", code: ExitUsage},
 		{name: "dry run with a driver", args: []string{"--version", "16.4", "--driver", "live", "--dry-run"}, wantErr: "--dry-run runs no process and cannot be combined with --driver live", code: ExitUsage},
 		{name: "unknown driver", args: []string{"--version", "16.4", "--driver", "gdb"}, wantErr: `unknown driver "gdb" (drivers: reenact, live, narrate)`, code: ExitUsage},
-		{name: "unknown scenario", args: []string{"--version", "16.4", "--scenario", "oom"}, wantErr: `unknown scenario "oom" (scenarios: normal, fork-failure)`, code: ExitUsage},
+		{name: "unknown scenario", args: []string{"--version", "16.4", "--scenario", "oom"}, wantErr: `unknown scenario "oom" (scenarios: normal, fork-failure, too-many-clients)`, code: ExitUsage},
 		{name: "usage error in Korean", args: []string{"--version", "16.4", "--driver", "narrate", "--wait-for-client", "--lang", "ko"}, wantErr: "--wait-for-client에는 프로세스를 실행하는 드라이버(reenact 또는 live)가 필요합니다", code: ExitUsage},
 		{name: "unknown language in English", args: []string{"--version", "16.4", "--lang", "fr"}, wantErr: `unknown language "fr" (languages: en, ko)`, code: ExitUsage},
 	}

@@ -49,12 +49,9 @@ func (o *RunOptions) validate(changed func(flag string) bool) error {
 	if o.WaitFor && !d.Caps.WaitForClient {
 		return usage("usage.wait_needs_processes", "driver", d.Name, "drivers", orList(lang, driverNames(func(d DriverInfo) bool { return d.Caps.WaitForClient })))
 	}
-	if o.WaitFor && o.Scenario == walkthrough.ScenarioForkFailure {
-		return usage("usage.wait_fork_failure")
-	}
 	if !slices.Contains(d.Caps.Scenarios, o.Scenario) {
 		others := driverNames(func(d DriverInfo) bool { return d.Caps.Observes && slices.Contains(d.Caps.Scenarios, o.Scenario) })
-		return usage("usage.scenario_unsupported", "driver", d.Name, "scenario", o.Scenario, "why", catalog.S(lang, d.Caps.NoScenario), "drivers", orList(lang, others))
+		return usage("usage.scenario_unsupported", "driver", d.Name, "scenario", o.Scenario, "why", catalog.S(lang, d.Caps.NoScenario[o.Scenario]), "drivers", orList(lang, others))
 	}
 	if o.PGBin != "" && !d.Caps.NeedsPostgres {
 		return usage("usage.pg_bin_driver", "driver", d.Name, "drivers", orList(lang, driverNames(func(d DriverInfo) bool { return d.Caps.NeedsPostgres })))

@@ -52,6 +52,10 @@ var driverRows = []driverRow{
 		holds: holds{procs: 2, tempDir: true, unixSock: true, tcp: true}},
 	{name: "reenact-fork-failure", args: []string{"--driver", "reenact", "--scenario", "fork-failure"},
 		holds: holds{procs: 1, tempDir: true, unixSock: true, tcp: true}},
+	// pgwalk's own held session's backend fills the table from the
+	// first stop on.
+	{name: "reenact-too-many-clients", args: []string{"--driver", "reenact", "--scenario", "too-many-clients"},
+		holds: holds{procs: 2, tempDir: true, unixSock: true, tcp: true}},
 	{name: "narrate", args: []string{"--driver", "narrate"},
 		holds: holds{procs: 1}},
 	{name: "live", args: []string{"--driver", "live"}, optional: true, systemTemp: true,

@@ -1,6 +1,7 @@
 package reenact
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -59,7 +60,8 @@ const clientProtocol = pgproto3.ProtocolVersion32
 // everything up to ReadyForQuery, one query, Terminate.
 func runClient(conn net.Conn) clientResult {
 	res := clientResult{Requested: walkthrough.ProtocolName(clientProtocol)}
-	fe := pgproto3.NewFrontend(conn, conn)
+	br := bufio.NewReader(conn)
+	fe := pgproto3.NewFrontend(br, conn)
 	fe.Send(&pgproto3.StartupMessage{
 		ProtocolVersion: clientProtocol,
 		Parameters: map[string]string{
@@ -72,6 +74,11 @@ func runClient(conn net.Conn) clientResult {
 	// Even when the send failed (the server may already have answered and
 	// closed, as after a failed fork), read what the server sent, as libpq
 	// does.
+	if text, ok := readOldError(br); ok {
+		res.Received = append(res.Received, "V2ErrorMessage")
+		res.StartupError = text
+		return res
+	}
 	done, err := readUntilReady(fe, &res)
 	if sendErr != nil && res.StartupError == "" {
 		res.Err = fmt.Errorf("client: send StartupMessage: %w", sendErr)
@@ -143,6 +150,29 @@ func readUntilReady(fe *pgproto3.Frontend, res *clientResult) (done bool, err er
 			return false, nil
 		}
 	}
+}
+
+// maxErrLen bounds the length word of a protocol 3 error message: an 'E'
+// whose next four bytes, read as a length, are not between 8 and this are
+// an error message of the protocol before 3.0, which has no length word.
+const maxErrLen = 30000
+
+// readOldError reads the error message of the protocol before 3.0 that a
+// postmaster sends when it could not launch a backend
+// (report_fork_failure_to_client): 'E', the text and a NUL. It returns
+// the text without its newline, and false, reading nothing, when the
+// server's first message is something else.
+func readOldError(br *bufio.Reader) (string, bool) {
+	head, err := br.Peek(5)
+	if err != nil || head[0] != 'E' {
+		return "", false
+	}
+	if n := binary.BigEndian.Uint32(head[1:]); n >= 8 && n <= maxErrLen {
+		return "", false
+	}
+	_, _ = br.ReadByte()
+	text, _ := br.ReadString(0)
+	return strings.TrimRight(strings.TrimSuffix(text, "\x00"), "\n"), true
 }
 
 // backendKey returns the BackendKeyData of pid and key as the vocabulary

@@ -20,7 +20,7 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 	// BackendStartup has returned: ServerLoop closes the client socket.
 	d.closeClientSocket(c)
 	ev := d.event(c, walkthrough.Epilogue, walkthrough.Client, c.peerPID, walkthrough.M("point.reenact.after_failure"))
-	msg := "could not fork new process for connection: " + strerror(c.errno)
+	msg := forkFailureText(c.errno)
 	slotFree := d.slotFree(c)
 	onList := d.onList(c)
 	d.mu.Lock()
@@ -54,7 +54,7 @@ func (d *Driver) failureEpilogue(ctx context.Context, c *conn) (walkthrough.Even
 			ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.client_problem", "error", res.Err.Error()))
 		}
 	} else {
-		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c), fact("fact.reenact.sent_error", "message", strconv.Quote(msg)))
+		ev.Values.Facts = append(ev.Values.Facts, d.describeClient(c), c.sent)
 	}
 	return ev, nil
 }

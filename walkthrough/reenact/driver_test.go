@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
 
@@ -267,11 +269,19 @@ func procFDs(t *testing.T, pid int) []int {
 }
 
 // TestForkFailure makes the launch fail for real and walks the failure
-// branch.
+// branch: with a process limit where the machine allows one (the errno
+// is then the kernel's), and with the fallback, the exec of a program
+// that does not exist (ENOENT).
 func TestForkFailure(t *testing.T) {
-	for _, name := range []string{"16.4", "17.1", "18.4"} {
+	for _, name := range []string{"16.4", "17.1", "18.4", "16.4 without a limit"} {
 		t.Run(name, func(t *testing.T) {
-			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, name), Scenario: walkthrough.ScenarioForkFailure}, nil)
+			release, noLimit := strings.CutSuffix(name, " without a limit")
+			d := startDriver(t, walkthrough.DriverOptions{Version: version(t, release), Scenario: walkthrough.ScenarioForkFailure},
+				func(d *Driver) { d.noLimit = noLimit })
+			wantErrno := syscall.ENOENT
+			if d.limit != nil {
+				wantErrno = d.limit.Errno
+			}
 			evs := runAll(t, d, nil)
 			want := []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.ForkFailure, walkthrough.Epilogue}
 			var got []walkthrough.PhaseID
@@ -289,8 +299,8 @@ func TestForkFailure(t *testing.T) {
 				t.Errorf("fork-failure: fork_return %v backend_list %#v, want -1 and an observed empty list", fail.Values.ForkReturn, fail.Values.BackendList)
 			}
 			e := fail.Values.Errno
-			if e == nil || e.Code != int(syscall.ENOENT) || e.Name != "ENOENT" || e.Message == "" {
-				t.Fatalf("errno = %+v, want ENOENT", e)
+			if e == nil || e.Code != int(wantErrno) || e.Name != unix.ErrnoName(wantErrno) || e.Message != strerror(wantErrno) {
+				t.Fatalf("errno = %+v, want %s", e, errnoName(wantErrno))
 			}
 			wantLog := "could not fork new process for connection: " + e.Message
 			if !slices.Equal(fail.Values.Log, []string{wantLog}) {

@@ -133,6 +133,10 @@ var sequences = map[string][]string{
 		"child/backend", "parent-registration/postmaster", "epilogue/client"},
 	walkthrough.ScenarioForkFailure: {"struct-creation/postmaster", "struct-init/postmaster", "fork/postmaster",
 		"fork-failure/postmaster", "epilogue/client"},
+	// A dead-end child is launched, cleans up and is registered as any
+	// other.
+	walkthrough.ScenarioTooManyClients: {"struct-creation/postmaster", "struct-init/postmaster", "fork/postmaster",
+		"child/backend", "parent-registration/postmaster", "epilogue/client"},
 }
 
 // flavorFor reads v's manifest. A release the re-enactment cannot walk
@@ -278,7 +282,7 @@ func supports(r *walkthrough.Release) error {
 		return unsupported(fmt.Sprintf("its struct init has the roles %s", strings.Join(roles, ", ")),
 			"for these facts the re-enactment's struct init performs the roles "+strings.Join(sorted(want), ", ")+", in any order")
 	}
-	cites := []string{"param_file", "cancel_check", "server_loop_close"}
+	cites := []string{"param_file", "cancel_check", "server_loop_close", "report_fork_failure"}
 	if f.CancelKey.CheckedAgainst == walkthrough.CheckInheritedList {
 		cites = append(cites, "signal_child")
 	}

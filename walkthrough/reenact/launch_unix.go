@@ -16,42 +16,38 @@ import (
 // *thread* that created the child ends, not the process; Go may otherwise
 // fork from any thread. The thread lives as long as the driver.
 type launcher struct {
-	reqs chan launchReq
+	reqs chan func()
 	done chan struct{}
 }
 
-type launchReq struct {
-	argv  []string
-	attr  *syscall.ProcAttr
-	reply chan launchRes
-}
-
-type launchRes struct {
-	pid int
-	err error
-}
-
 func startLauncher() *launcher {
-	l := &launcher{reqs: make(chan launchReq), done: make(chan struct{})}
+	l := &launcher{reqs: make(chan func()), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		runtime.LockOSThread()
 		// Never unlocked: when this goroutine returns, Go ends the thread,
 		// and on Linux any child still alive gets its parent-death signal.
-		for req := range l.reqs {
-			pid, err := syscall.ForkExec(req.argv[0], req.argv, req.attr)
-			req.reply <- launchRes{pid, err}
+		for f := range l.reqs {
+			f()
 		}
 	}()
 	return l
 }
 
+// do runs f on the launcher's thread and returns once it has run.
+func (l *launcher) do(f func()) {
+	ran := make(chan struct{})
+	l.reqs <- func() {
+		defer close(ran)
+		f()
+	}
+	<-ran
+}
+
 // forkExec runs argv with attr on the launcher's thread.
-func (l *launcher) forkExec(argv []string, attr *syscall.ProcAttr) (int, error) {
-	reply := make(chan launchRes, 1)
-	l.reqs <- launchReq{argv: argv, attr: attr, reply: reply}
-	res := <-reply
-	return res.pid, res.err
+func (l *launcher) forkExec(argv []string, attr *syscall.ProcAttr) (pid int, err error) {
+	l.do(func() { pid, err = syscall.ForkExec(argv[0], argv, attr) })
+	return pid, err
 }
 
 // stop ends the launcher and waits for it.

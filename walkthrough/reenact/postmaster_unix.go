@@ -81,6 +81,9 @@ type conn struct {
 	stderrDone chan struct{}
 	forkErr    error
 	errno      syscall.Errno
+	// sent says what the postmaster sent the client after a failed
+	// launch.
+	sent walkthrough.Fact
 	// listAtLaunch is the length of the BackendList copy sent to the child.
 	listAtLaunch int
 
@@ -107,7 +110,7 @@ func (d *Driver) Start(ctx context.Context) error {
 		return err
 	}
 	switch d.opts.Scenario {
-	case "", "normal", walkthrough.ScenarioForkFailure:
+	case "", walkthrough.ScenarioNormal, walkthrough.ScenarioForkFailure, walkthrough.ScenarioTooManyClients:
 	default:
 		return fmt.Errorf("reenact: unknown scenario %q (scenarios: %s)", d.opts.Scenario, strings.Join(walkthrough.Scenarios, ", "))
 	}
@@ -140,9 +143,6 @@ func (d *Driver) Start(ctx context.Context) error {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("reenact: %w", err)
 	}
-	if d.opts.Scenario == walkthrough.ScenarioForkFailure {
-		d.exe = filepath.Join(dir, missingBackend)
-	}
 
 	d.tcpLn, err = net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -158,6 +158,10 @@ func (d *Driver) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reenact: postmaster death pipe: %w", err)
 	}
+	if d.opts.Scenario == walkthrough.ScenarioTooManyClients {
+		d.maxChildren = tooManyLimit
+		d.slots = make([]bool, tooManyLimit)
+	}
 	if d.fl.pooled() {
 		d.pool = newPool(d.fl.facts.Pool.FirstSlot, d.maxChildren)
 	}
@@ -172,6 +176,9 @@ func (d *Driver) Start(ctx context.Context) error {
 		}
 	}
 	d.launcher = startLauncher()
+	if err := d.prepareScenario(ctx); err != nil {
+		return err
+	}
 
 	d.wg.Add(1)
 	go d.acceptLoop(d.unixLn, "unix")
@@ -183,6 +190,7 @@ func (d *Driver) Start(ctx context.Context) error {
 			d.opts.Tell(walkthrough.M("say.reenact.psql_command", "command", cmd))
 		}
 		d.opts.Tell(walkthrough.M("say.reenact.private_dir"))
+		d.tellScenario()
 		return nil
 	}
 
@@ -465,6 +473,7 @@ func (d *Driver) close() error {
 	if d.own != nil {
 		d.own.conn.Close()
 	}
+	d.closeHeld()
 	d.mu.Lock()
 	conns := append([]*conn(nil), d.all...)
 	d.mu.Unlock()
@@ -484,6 +493,7 @@ func (d *Driver) close() error {
 			c.ctl.Close()
 		}
 	}
+	limitErr := d.limit.release(d.launcher)
 	if d.launcher != nil {
 		d.launcher.stop()
 	}
@@ -500,6 +510,9 @@ func (d *Driver) close() error {
 		if err := os.RemoveAll(d.dir); err != nil {
 			return fmt.Errorf("reenact: remove %s: %w", d.dir, err)
 		}
+	}
+	if limitErr != nil {
+		return fmt.Errorf("reenact: %w", limitErr)
 	}
 	return nil
 }

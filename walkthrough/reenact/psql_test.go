@@ -87,39 +87,6 @@ func testPsqlConnects(t *testing.T, psql, name string) {
 	}
 }
 
-// TestPsqlSeesForkFailure lets psql connect while every launch fails: psql
-// reports the error the postmaster sends, as report_fork_failure_to_client
-// does.
-func TestPsqlSeesForkFailure(t *testing.T) {
-	psql := lookPsql(t)
-	d := startDriver(t, walkthrough.DriverOptions{Version: version(t, "17.1"), WaitForClient: true, Scenario: walkthrough.ScenarioForkFailure}, nil)
-	w := walk(d)
-	defer w.stop(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), safety)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, psql, "-X", "-h", d.SocketDir(), "-p", strconv.Itoa(d.Port()), "-U", "postgres", "-c", "select 1")
-	cmd.Env = append(cmd.Environ(), "PGCONNECT_TIMEOUT=60")
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	runErr := make(chan error, 1)
-	go func() { runErr <- cmd.Run() }()
-	evs := w.until(t, 1, walkthrough.Epilogue)
-	if err := <-runErr; err == nil {
-		t.Fatal("psql connected although the fork failed")
-	}
-	if want := "could not fork new process for connection: No such file or directory"; !strings.Contains(errOut.String(), want) {
-		t.Errorf("psql's stderr %q lacks %q", errOut.String(), want)
-	}
-	var phases []walkthrough.PhaseID
-	for _, ev := range evs {
-		phases = append(phases, ev.Phase)
-	}
-	if !slices.Equal(phases, []walkthrough.PhaseID{walkthrough.StructCreation, walkthrough.StructInit, walkthrough.Fork, walkthrough.ForkFailure, walkthrough.Epilogue}) {
-		t.Errorf("phases = %v", phases)
-	}
-}
-
 // TestPsqlCancel runs `psql -c 'select pg_sleep(3600)'` and interrupts it
 // as Ctrl-C does: psql sends a CancelRequest on a new connection, which is
 // walked like any other; that connection's child finds psql's backend in

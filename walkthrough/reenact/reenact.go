@@ -89,6 +89,18 @@ type Driver struct {
 	pool *pool
 	all  []*conn
 
+	// limit is the process limit that makes every launch fail in the
+	// fork-failure scenario, and limitErr why none could be set (the
+	// launch then execs a program that does not exist). Set by Start.
+	limit    *forkLimit
+	limitErr error
+	// noLimit, when set (tests), sets no process limit: the fork-failure
+	// scenario falls back to the program that does not exist.
+	noLimit bool
+	// held are pgwalk's own sessions that fill the table of children in
+	// the too-many-clients scenario. Set by Start.
+	held []*heldSession
+
 	// keys is the shared key table of a release whose cancel requests
 	// are checked against the keys the backends published, and keysPath
 	// its file; nil and "" otherwise. Set by Start.
@@ -137,14 +149,20 @@ func (d *Driver) Port() int { return d.port }
 
 // PsqlCommands returns the psql command lines that connect to the mini
 // postmaster: over the Unix socket, then over TCP. It returns nil before
-// Start.
+// Start. In the fork-failure scenario the TCP line turns SSL off: the
+// postmaster answers psql's SSLRequest with the failure's message, which
+// psql does not print when it comes during the SSL exchange.
 func (d *Driver) PsqlCommands() []string {
 	if d.port == 0 {
 		return nil
 	}
+	db := "postgres"
+	if d.opts.Scenario == walkthrough.ScenarioForkFailure {
+		db = `"dbname=postgres sslmode=disable"`
+	}
 	return []string{
 		fmt.Sprintf("psql -h %s -p %d -U postgres postgres", d.dir, d.port),
-		fmt.Sprintf("psql -h 127.0.0.1 -p %d -U postgres postgres", d.port),
+		fmt.Sprintf("psql -h 127.0.0.1 -p %d -U postgres %s", d.port, db),
 	}
 }
 

@@ -73,11 +73,13 @@ func (d *Driver) launch(c *conn) error {
 				files := []uintptr{uintptr(devNull), uintptr(errW), uintptr(errW),
 					uintptr(tcpFD), uintptr(unixFD), uintptr(d.death[0]), uintptr(d.death[1]),
 					uintptr(clientFD), uintptr(ctlChild)}
+				sys := childSysProcAttr()
+				d.limit.apply(sys)
 				var err error
 				pid, err = d.launcher.forkExec(argv, &syscall.ProcAttr{
 					Env:   os.Environ(),
 					Files: files,
-					Sys:   childSysProcAttr(),
+					Sys:   sys,
 				})
 				return err
 			})

@@ -9,12 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgwalk/pgwalk/walkthrough"
 )
@@ -83,6 +79,7 @@ func (d *Driver) structCreation(a accepted) (walkthrough.Event, error) {
 			"list", d.fl.facts.ChildList.Name, "at", at))
 	}
 	ev.Values.Facts = append(ev.Values.Facts, fact("fact.reenact.packet_unread"))
+	ev.Values.Facts = append(ev.Values.Facts, d.scenarioFacts()...)
 	return ev, nil
 }
 
@@ -244,10 +241,9 @@ func (d *Driver) fork(c *conn) (walkthrough.Event, error) {
 			Errno:         errnoValue(errno),
 			Facts: []walkthrough.Fact{
 				fact("fact.reenact.launch_via", "exe", d.exe, "command", ChildCommand, "launch", d.fl.launch),
-				fact("fact.reenact.exec_failed", "file", missingBackend),
-				fact("fact.reenact.pg_exec_failure", "log", "could not execute server process"),
 			},
 		}
+		ev.Values.Facts = append(ev.Values.Facts, d.forkFailureFacts(c)...)
 		return ev, nil
 	}
 	c.next = walkthrough.Child
@@ -387,18 +383,14 @@ func (d *Driver) register(c *conn) (walkthrough.Event, error) {
 
 func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 	pm := os.Getpid()
-	msg := "could not fork new process for connection: " + strerror(c.errno)
+	msg := forkFailureText(c.errno)
 	released := d.releaseRecord(c)
 
 	// report_fork_failure_to_client: one try, never blocking the
-	// postmaster for long.
-	sent := fact("fact.reenact.sent_error", "message", strconv.Quote(msg))
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	be := pgproto3.NewBackend(c.nc, c.nc)
-	be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Message: msg})
-	if err := be.Flush(); err != nil {
-		sent = fact("fact.reenact.sent_nothing", "error", err.Error())
-	}
+	// postmaster.
+	packet := forkFailureMessage(c.errno)
+	sent := d.reportForkFailure(c, packet)
+	c.sent = sent
 	d.mu.Lock()
 	list := d.backendListSnapshot()
 	d.mu.Unlock()
@@ -427,7 +419,7 @@ func (d *Driver) forkFailure(c *conn) (walkthrough.Event, error) {
 	}
 	ev.Values.Facts = append(ev.Values.Facts,
 		sent,
-		fact("fact.reenact.wire_format"),
+		fact("fact.reenact.fork_failure_wire", "at", d.fl.facts.Cites["report_fork_failure"], "bytes", len(packet)),
 		fact("fact.reenact.client_socket_error", "fd", c.pmFD, "at", d.fl.serverLoopClose))
 	return ev, nil
 }

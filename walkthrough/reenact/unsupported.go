@@ -14,9 +14,11 @@ import (
 // On systems that are not Unix-like the driver only says why it cannot
 // run; these empty types stand in for the Unix implementation's.
 type (
-	conn     struct{}
-	accepted struct{}
-	launcher struct{}
+	conn        struct{ node walkthrough.BackendNode }
+	accepted    struct{}
+	launcher    struct{}
+	heldSession struct{}
+	keyTable    struct{}
 )
 
 // Start returns an UnsupportedOSError: the re-enactment passes sockets to a
