@@ -7,14 +7,12 @@ package source
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -104,105 +102,6 @@ func (o Origin) String() string {
 // ErrNoSource is matched (errors.Is) by every error that means "no source
 // is available for this release": no --source and nothing in the cache.
 var ErrNoSource = errors.New("no PostgreSQL source available")
-
-// NoSourceError says that no source is available for a release.
-type NoSourceError struct {
-	Version walkthrough.Version
-	// File is the file asked for, or empty when the whole release is missing.
-	File string
-	// CacheDir is where Fetch would put the files; empty when there is no
-	// user cache directory.
-	CacheDir string
-}
-
-func (e *NoSourceError) Error() string {
-	what := "PostgreSQL " + e.Version.Name
-	if e.File != "" {
-		what = e.File + " of " + what
-	}
-	if e.CacheDir == "" {
-		return fmt.Sprintf("no source for %s: pass --source DIR (a PostgreSQL tree or git clone)", what)
-	}
-	return fmt.Sprintf("no source for %s: pass --source DIR (a PostgreSQL tree or git clone) or run `pgwalk source fetch --version %s`", what, e.Version.Name)
-}
-
-// Is reports whether target is ErrNoSource.
-func (e *NoSourceError) Is(target error) bool { return target == ErrNoSource }
-
-// NotTreeError says that a --source directory is not a PostgreSQL source tree.
-type NotTreeError struct {
-	Dir string
-	// Tag is set when Dir is a git clone whose tag has no PostgreSQL tree.
-	Tag string
-}
-
-func (e *NotTreeError) Error() string {
-	if e.Tag != "" {
-		return fmt.Sprintf("%s: %s has no src/backend/postmaster: not a PostgreSQL tree", e.Dir, e.Tag)
-	}
-	return fmt.Sprintf("%s is not a PostgreSQL source tree (no src/backend/postmaster)", e.Dir)
-}
-
-// NotDirError says that a --source directory cannot be read as a directory:
-// it does not exist, or it is a file.
-type NotDirError struct {
-	Dir string
-	// Err is why it could not be read; nil when it is not a directory.
-	Err error
-}
-
-func (e *NotDirError) Error() string {
-	if errors.Is(e.Err, fs.ErrNotExist) {
-		return fmt.Sprintf("%s: no such directory", e.Dir)
-	}
-	if e.Err != nil {
-		return fmt.Sprintf("source: %v", e.Err)
-	}
-	return fmt.Sprintf("source: %s is not a directory", e.Dir)
-}
-
-// Unwrap returns why the directory could not be read.
-func (e *NotDirError) Unwrap() error { return e.Err }
-
-// WrongVersionError says that a plain source tree is another release.
-type WrongVersionError struct {
-	Dir   string
-	Want  string
-	Found string
-	// From is the file the release was read from: configure or meson.build.
-	From string
-}
-
-func (e *WrongVersionError) Error() string {
-	return fmt.Sprintf("%s is PostgreSQL %s (per %s), not %s: the notes' line numbers belong to %s", e.Dir, e.Found, e.From, e.Want, e.Want)
-}
-
-// FileNotFoundError says that a release has no such file.
-type FileNotFoundError struct {
-	Path   string
-	Origin Origin
-}
-
-func (e *FileNotFoundError) Error() string {
-	return fmt.Sprintf("%s: no such file in %s", e.Path, e.Origin)
-}
-
-// Unwrap lets errors.Is(err, fs.ErrNotExist) match.
-func (e *FileNotFoundError) Unwrap() error { return fs.ErrNotExist }
-
-// MissingTagError says that a bare git clone has no tag for the release. It
-// matches ErrNoSource: that clone holds no source for the release.
-type MissingTagError struct {
-	Dir string
-	Tag string
-}
-
-func (e *MissingTagError) Error() string {
-	return fmt.Sprintf("%s has no tag %s (fetch the tags: git -C %s fetch --tags)", e.Dir, e.Tag, e.Dir)
-}
-
-// Is reports whether target is ErrNoSource.
-func (e *MissingTagError) Is(target error) bool { return target == ErrNoSource }
 
 // Store reads PostgreSQL files for the supported releases. It remembers
 // what it read, and is safe for concurrent use.
@@ -417,105 +316,6 @@ func locateDir(ctx context.Context, dir string, v walkthrough.Version) (Origin, 
 		o.Warning = note
 	}
 	return o, nil
-}
-
-// findGitDir returns the git directory of dir itself (never of a parent),
-// and whether it is a bare repository.
-func findGitDir(dir string) (gitDir string, bare bool) {
-	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-		return filepath.Join(dir, ".git"), false
-	}
-	head, errH := os.Stat(filepath.Join(dir, "HEAD"))
-	objs, errO := os.Stat(filepath.Join(dir, "objects"))
-	if errH == nil && errO == nil && !head.IsDir() && objs.IsDir() {
-		return dir, true
-	}
-	return "", false
-}
-
-// git runs git on gitDir (never a repository found by searching upwards).
-func git(ctx context.Context, gitDir string, args ...string) ([]byte, []byte, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + gitDir}, args...)...)
-	env := os.Environ()[:0:0]
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "GIT_TERMINAL_PROMPT=0", "GIT_NO_REPLACE_OBJECTS=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
-	return stdout.Bytes(), stderr.Bytes(), err
-}
-
-// gitError wraps a failed git command with its first line of stderr.
-func gitError(gitDir string, args []string, stderr []byte, err error) error {
-	msg := strings.TrimSpace(string(stderr))
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	if msg == "" {
-		return fmt.Errorf("source: git %s in %s: %w", strings.Join(args, " "), gitDir, err)
-	}
-	return fmt.Errorf("source: git %s in %s: %s: %w", strings.Join(args, " "), gitDir, msg, err)
-}
-
-// gitHasCommit reports whether rev names a commit in gitDir.
-func gitHasCommit(ctx context.Context, gitDir, rev string) (bool, error) {
-	args := []string{"rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"}
-	_, stderr, err := git(ctx, gitDir, args...)
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &exit) && len(bytes.TrimSpace(stderr)) == 0:
-		return false, nil
-	}
-	return false, gitError(gitDir, args, stderr, err)
-}
-
-// gitHasTree reports whether obj (rev:path) is a tree in gitDir.
-func gitHasTree(ctx context.Context, gitDir, obj string) (bool, error) {
-	args := []string{"cat-file", "-t", obj}
-	out, _, err := git(ctx, gitDir, args...)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return false, nil
-	}
-	return strings.TrimSpace(string(out)) == "tree", nil
-}
-
-// gitBlob returns the content of obj (rev:path); an error matching
-// fs.ErrNotExist when there is no such blob.
-func gitBlob(ctx context.Context, gitDir, obj string) ([]byte, error) {
-	if ok, err := gitIsBlob(ctx, gitDir, obj); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, fs.ErrNotExist
-	}
-	args := []string{"cat-file", "blob", obj}
-	out, stderr, err := git(ctx, gitDir, args...)
-	if err != nil {
-		return nil, gitError(gitDir, args, stderr, err)
-	}
-	return out, nil
-}
-
-func gitIsBlob(ctx context.Context, gitDir, obj string) (bool, error) {
-	out, _, err := git(ctx, gitDir, "cat-file", "-t", obj)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return false, nil
-	}
-	return strings.TrimSpace(string(out)) == "blob", nil
 }
 
 // treeVersion reads the release of a plain tree from configure's
