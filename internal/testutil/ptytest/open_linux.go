@@ -48,19 +48,3 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
 }
 
-// setSize sets the terminal's size to rows x cols; the kernel sends
-// SIGWINCH to its foreground process group. The ioctl goes through
-// SyscallConn, which keeps the master non-blocking (see open).
-func setSize(master *os.File, rows, cols uint16) error {
-	rc, err := master.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ioErr error
-	if err := rc.Control(func(fd uintptr) {
-		ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-	}); err != nil {
-		return err
-	}
-	return ioErr
-}
