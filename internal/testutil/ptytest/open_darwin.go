@@ -38,4 +38,3 @@ func open(rows, cols uint16) (master, slave *os.File, err error) {
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 }
-

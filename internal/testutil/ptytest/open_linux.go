@@ -47,4 +47,3 @@ func open(rows, cols uint16) (master, slave *os.File, err error) {
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Pdeathsig: syscall.SIGKILL}
 }
-
