@@ -117,6 +117,7 @@ func (f *Facts) validate(bad badFunc) *ManifestError {
 		{"facts.record.type", f.Record.Type},
 		{"facts.record.normal", f.Record.Normal},
 		{"facts.forked_log", f.ForkedLog},
+		{"facts.exit_name", f.ExitName},
 		{"facts.protocol.earliest", f.Protocol.Earliest},
 		{"facts.protocol.latest", f.Protocol.Latest},
 		{"facts.protocol.negotiate_at", f.Protocol.NegotiateAt},

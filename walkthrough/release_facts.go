@@ -34,6 +34,11 @@ type Facts struct {
 	// Enumerator.Desc), {pid} and {socket}: "forked new {type}, pid={pid}
 	// socket={socket}".
 	ForkedLog string `yaml:"forked_log"`
+	// ExitName is how the postmaster names a client backend when it logs
+	// the backend's exit (LogChildExit, from CleanupBackend): "server
+	// process", or "{type}" for the record's bkend_type by its
+	// Enumerator.Desc ("client backend").
+	ExitName string `yaml:"exit_name"`
 	// ClientSocket is the record Functions.AcceptSocket fills for a new
 	// connection, where a driver reads which client connected.
 	ClientSocket ClientSocket `yaml:"client_socket"`

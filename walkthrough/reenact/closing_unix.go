@@ -144,7 +144,7 @@ func (d *Driver) epilogue(ctx context.Context, c *conn) (walkthrough.Event, erro
 		}
 	}
 	ev.Values.BackendList = list
-	ev.Values.Log = append(append(append([]string(nil), logs...), errs...), end.log(c.pid))
+	ev.Values.Log = append(append(append([]string(nil), logs...), errs...), end.log(d.fl.exitName(c.node.BkendType), c.pid))
 
 	var key *walkthrough.BackendKey
 	if c.own {
@@ -276,14 +276,14 @@ func (e ending) wait() string {
 
 // log returns the line PostgreSQL's LogChildExit writes for a backend
 // that ended as e.
-func (e ending) log(pid int) string {
+func (e ending) log(name string, pid int) string {
 	switch {
 	case !e.known:
-		return fmt.Sprintf("server process (PID %d) exited with unrecognized status", pid)
+		return fmt.Sprintf("%s (PID %d) exited with unrecognized status", name, pid)
 	case e.exited:
-		return fmt.Sprintf("server process (PID %d) exited with exit code %d", pid, e.code)
+		return fmt.Sprintf("%s (PID %d) exited with exit code %d", name, pid, e.code)
 	}
-	return fmt.Sprintf("server process (PID %d) was terminated by signal %d: %s", pid, int(e.signal), capitalize(e.signal.String()))
+	return fmt.Sprintf("%s (PID %d) was terminated by signal %d: %s", name, pid, int(e.signal), capitalize(e.signal.String()))
 }
 
 // cancelValues adds to ev what c's child reported about the CancelRequest

@@ -212,6 +212,12 @@ func (f flavor) listAtAllocation() bool {
 	return f.facts.ChildList.JoinedIn == walkthrough.StructCreation
 }
 
+// exitName returns how the postmaster names a backend of bkendType when it
+// logs its exit.
+func (f flavor) exitName(bkendType string) string {
+	return strings.ReplaceAll(f.facts.ExitName, "{type}", f.facts.Record.Desc(bkendType))
+}
+
 // sharedKeys reports whether a cancel request is checked against the keys
 // the backends published in shared memory.
 func (f flavor) sharedKeys() bool { return f.wire.SharedKeys }

@@ -98,3 +98,25 @@ func TestSupports(t *testing.T) {
 		t.Errorf("a version with no manifest: %v", err)
 	}
 }
+
+// TestExitLog checks the line the postmaster logs when a client backend
+// exits, as each release's CleanupBackend names it: "server process" in
+// 16.4 and 17.1, the backend type's description in 18.4.
+func TestExitLog(t *testing.T) {
+	tests := []struct {
+		version, bkendType, want string
+	}{
+		{"16.4", "BACKEND_TYPE_NORMAL", "server process (PID 7) exited with exit code 0"},
+		{"17.1", "BACKEND_TYPE_NORMAL", "server process (PID 7) exited with exit code 0"},
+		{"18.4", "B_BACKEND", "client backend (PID 7) exited with exit code 0"},
+		{"18.4", "B_DEAD_END_BACKEND", "dead-end client backend (PID 7) exited with exit code 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version+"/"+tt.bkendType, func(t *testing.T) {
+			fl := flavorFor(version(t, tt.version))
+			if got := (ending{known: true, exited: true}).log(fl.exitName(tt.bkendType), 7); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
