@@ -50,13 +50,13 @@ func TestAdvance(t *testing.T) {
 		{name: "next past the end finishes", keys: []Key{KeyNext, KeyNext, KeyNext, KeyNext, KeyNext, KeyNext}, wantPos: 4, wantStops: 5, wantDone: true},
 		{name: "q quits at once", keys: []Key{KeyNext, KeyQuit, KeyNext}, wantPos: 1, wantStops: 2, wantQuit: true},
 		{name: "ctrl-c interrupts", keys: []Key{KeyInterrupt}, wantPos: 0, wantStops: 1, wantQuit: true, wantInt: true},
-		{name: "back does not fetch and says processes do not rewind", keys: []Key{KeyNext, KeyNext, KeyBack}, wantPos: 1, wantStops: 3, wantMsg: "do not rewind"},
-		{name: "back at the first stop stays", keys: []Key{KeyBack}, wantPos: 0, wantStops: 1, wantMsg: "first stop"},
+		{name: "back does not fetch and says processes do not rewind", keys: []Key{KeyNext, KeyNext, KeyBack}, wantPos: 1, wantStops: 3, wantMsg: "nav.earlier_note"},
+		{name: "back at the first stop stays", keys: []Key{KeyBack}, wantPos: 0, wantStops: 1, wantMsg: "nav.first_stop"},
 		{name: "next after back re-shows without fetching", keys: []Key{KeyNext, KeyNext, KeyBack, KeyBack, KeyNext}, wantPos: 1, wantStops: 3},
-		{name: "g goes to the first note", keys: []Key{KeyNext, KeyNext, KeyFirst}, wantPos: 0, wantStops: 3, wantMsg: "do not rewind"},
+		{name: "g goes to the first note", keys: []Key{KeyNext, KeyNext, KeyFirst}, wantPos: 0, wantStops: 3, wantMsg: "nav.first_note"},
 		{name: "G goes to the latest stop", keys: []Key{KeyNext, KeyNext, KeyFirst, KeyLast}, wantPos: 2, wantStops: 3},
 		{name: "digit jumps to a reached phase", keys: []Key{KeyNext, KeyNext, KeyNext, PhaseKey(2)}, wantPos: 1, wantStops: 4},
-		{name: "digit for an unreached phase stays", keys: []Key{PhaseKey(5)}, wantPos: 0, wantStops: 1, wantMsg: "not been reached"},
+		{name: "digit for an unreached phase stays", keys: []Key{PhaseKey(5)}, wantPos: 0, wantStops: 1, wantMsg: "nav.phase_not_reached"},
 		{name: "? shows help, any key closes it without moving", keys: []Key{KeyHelp, KeyNext}, wantPos: 0, wantStops: 1},
 		{name: "? shows help", keys: []Key{KeyHelp}, wantPos: 0, wantStops: 1, wantHelp: true},
 		{name: "q in help quits", keys: []Key{KeyHelp, KeyQuit}, wantPos: 0, wantStops: 1, wantQuit: true},
@@ -82,8 +82,8 @@ func TestAdvance(t *testing.T) {
 			if s.Help != tt.wantHelp || s.Source != tt.wantSrc {
 				t.Errorf("Help=%v Source=%v, want %v %v", s.Help, s.Source, tt.wantHelp, tt.wantSrc)
 			}
-			if !strings.Contains(s.Message, tt.wantMsg) || (tt.wantMsg == "" && s.Message != "") {
-				t.Errorf("Message=%q, want it to contain %q", s.Message, tt.wantMsg)
+			if s.Message.Key != tt.wantMsg {
+				t.Errorf("Message=%q, want %q", s.Message.Key, tt.wantMsg)
 			}
 		})
 	}
@@ -115,7 +115,7 @@ func TestDecodeKey(t *testing.T) {
 		{"j", KeyDown}, {"\x1b[B", KeyDown}, {"k", KeyUp}, {"\x1b[A", KeyUp},
 		{"\x1b[6~", KeyPageDown}, {"\x1b[5~", KeyPageUp}, {"v", KeyValues},
 		{"\x1b[H", KeyFirst}, {"\x1b[F", KeyLast},
-		{"g", KeyFirst}, {"G", KeyLast}, {"?", KeyHelp}, {"s", KeySource},
+		{"g", KeyFirst}, {"G", KeyLast}, {"?", KeyHelp}, {"s", KeySource}, {"c", KeyConnect},
 		{"q", KeyQuit}, {"\x03", KeyInterrupt},
 		{"3", PhaseKey(3)}, {"6", KeyNone}, {"0", KeyNone}, {"x", KeyNone},
 	}
@@ -178,9 +178,9 @@ func TestAdvanceWithinAStop(t *testing.T) {
 		{"Enter turns the page", []Key{KeyNext}, 0, 20, ""},
 		{"Enter pages through, then goes to the next stop at its top", []Key{KeyNext, KeyNext, KeyNext, KeyNext}, 1, 0, ""},
 		{"b turns back a page first", []Key{KeyNext, KeyNext, KeyBack}, 0, 20, ""},
-		{"b on the first page goes to the earlier stop", []Key{KeyNextStop, KeyBack}, 0, 0, "do not rewind"},
+		{"b on the first page goes to the earlier stop", []Key{KeyNextStop, KeyBack}, 0, 0, "nav.earlier_note"},
 		{"PgDn and PgUp stay within the stop", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown, KeyPageUp}, 0, 40, ""},
-		{"PgDn on the last page says so", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown}, 0, 70, "last page"},
+		{"PgDn on the last page says so", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown}, 0, 70, "nav.last_page"},
 		{"j scrolls one line", []Key{KeyDown, KeyDown, KeyDown}, 0, 3, ""},
 		{"k scrolls back, not above the top", []Key{KeyDown, KeyUp, KeyUp}, 0, 0, ""},
 		{"j scrolls until the end is on screen", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown}, 0, 75, ""},
@@ -199,8 +199,8 @@ func TestAdvanceWithinAStop(t *testing.T) {
 			if s.Pos != tt.wantPos || s.Top != tt.wantTop {
 				t.Errorf("Pos=%d Top=%d, want Pos=%d Top=%d", s.Pos, s.Top, tt.wantPos, tt.wantTop)
 			}
-			if !strings.Contains(s.Message, tt.wantMsg) || (tt.wantMsg == "" && s.Message != "") {
-				t.Errorf("Message=%q, want %q", s.Message, tt.wantMsg)
+			if s.Message.Key != tt.wantMsg {
+				t.Errorf("Message=%q, want %q", s.Message.Key, tt.wantMsg)
 			}
 		})
 	}

@@ -50,6 +50,9 @@ type Capabilities struct {
 	Observes bool
 	// WaitForClient: it can wait for outside clients (--wait-for-client).
 	WaitForClient bool
+	// Listen: it listens for those clients itself, where --listen and
+	// --port say.
+	Listen bool
 	// NeedsPostgres: it runs a PostgreSQL server binary (--pg-bin).
 	NeedsPostgres bool
 	// Breakpoints: it sets breakpoints (--breakpoints).
@@ -73,6 +76,7 @@ var driverRegistry = []DriverInfo{
 			Scenarios:     walkthrough.Scenarios,
 			Observes:      true,
 			WaitForClient: true,
+			Listen:        true,
 		},
 		New:     func(o walkthrough.DriverOptions) walkthrough.Driver { return reenact.New(o) },
 		Cleanup: tmpdir.Sweeper{Prefix: tmpdir.Prefix}.Sweep,

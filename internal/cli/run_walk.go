@@ -35,6 +35,13 @@ type walk struct {
 	views        map[viewKey]*stopView
 	shown        *walkthrough.State
 	narrowWarned int
+	// drv is the run's driver, caps what it can do.
+	drv  walkthrough.Driver
+	caps Capabilities
+	// clients are the clients of a run that waits for them; arrivedCh
+	// tells the loop that one connected.
+	clients   clients
+	arrivedCh chan struct{}
 }
 
 // errorf says the message key on ErrOut, in the run's language.

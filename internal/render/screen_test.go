@@ -132,7 +132,7 @@ func TestOverlay(t *testing.T) {
 func TestKeyHelpListsEveryKey(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		box := strings.Join(KeyHelp("en", ascii), "\n")
-		for _, k := range []string{"Enter", "space", "n,", "b, p", "j,", "k,", "PgDn", "PgUp", "v ", "s ", "g,", "Home", "G,", "End", "1-5", "?", "q ", "Ctrl-C"} {
+		for _, k := range []string{"Enter", "space", "n,", "b, p", "j,", "k,", "PgDn", "PgUp", "v ", "s ", "c ", "g,", "Home", "G,", "End", "1-5", "?", "q ", "Ctrl-C"} {
 			if !strings.Contains(box, k) {
 				t.Errorf("ascii=%v: the help lacks %q:\n%s", ascii, k, box)
 			}
@@ -156,7 +156,7 @@ func TestFooterFits(t *testing.T) {
 	heading := "Phase 4/5 · Child cleanup and start · 16.4"
 	for _, width := range []int{40, 60, 80, 120, 200} {
 		for _, color := range []bool{false, true} {
-			f := Footer(st, heading, width, color, false, "en")
+			f := Footer(st, heading, "", width, color, false, "en")
 			if w := ansi.StringWidth(f); w >= width {
 				t.Errorf("%d columns: footer of %d columns: %q", width, w, f)
 			}
@@ -165,10 +165,10 @@ func TestFooterFits(t *testing.T) {
 			}
 		}
 	}
-	if f := Footer(st, heading, 120, false, false, "en"); f != " Phase 4/5 · Child cleanup and start · 16.4 · 1/10 · reviewing stop 1 of 2 · ? keys · q quit" {
+	if f := Footer(st, heading, "", 120, false, false, "en"); f != " Phase 4/5 · Child cleanup and start · 16.4 · 1/10 · reviewing stop 1 of 2 · ? keys · q quit" {
 		t.Errorf("120 columns: %q", f)
 	}
-	if f := Footer(st, heading, 30, false, false, "en"); f != " Phase 4/5 · Child cleanup a…" {
+	if f := Footer(st, heading, "", 30, false, false, "en"); f != " Phase 4/5 · Child cleanup a…" {
 		t.Errorf("30 columns: %q", f)
 	}
 }

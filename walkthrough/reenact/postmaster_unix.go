@@ -146,7 +146,11 @@ func (d *Driver) Start(ctx context.Context) error {
 		d.exe = filepath.Join(dir, missingBackend)
 	}
 
-	d.tcpLn, err = net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	addr, err := d.tcpAddr()
+	if err != nil {
+		return fmt.Errorf("reenact: listen on TCP: %w", err)
+	}
+	d.tcpLn, err = net.ListenTCP("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("reenact: listen on TCP: %w", err)
 	}
@@ -197,6 +201,7 @@ func (d *Driver) acceptLoop(ln net.Listener, via string) {
 		if err != nil {
 			return
 		}
+		d.arrived(nc, via)
 		select {
 		case d.accepts <- accepted{nc: nc, via: via}:
 		case <-d.stop:
@@ -1187,7 +1192,7 @@ func (d *Driver) describeClient(c *conn) string {
 
 func (d *Driver) listenerName(via string) string {
 	if via == "tcp" {
-		return fmt.Sprintf("TCP socket 127.0.0.1:%d", d.port)
+		return "TCP socket " + d.tcpListening()
 	}
 	return "Unix socket " + d.sockPath
 }
@@ -1196,7 +1201,7 @@ func (d *Driver) describeListeners() string {
 	tcpFD, unixFD := -1, -1
 	_ = withFD(d.tcpLn, func(fd int) error { tcpFD = fd; return nil })
 	_ = withFD(d.unixLn, func(fd int) error { unixFD = fd; return nil })
-	return fmt.Sprintf("TCP 127.0.0.1:%d (fd %d), Unix %s (fd %d)", d.port, tcpFD, d.sockPath, unixFD)
+	return fmt.Sprintf("TCP %s (fd %d), Unix %s (fd %d)", d.tcpListening(), tcpFD, d.sockPath, unixFD)
 }
 
 // Close kills and reaps every child, closes every socket and pipe, removes

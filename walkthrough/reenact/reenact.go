@@ -124,7 +124,7 @@ func (d *Driver) PsqlCommands() []string {
 	}
 	return []string{
 		fmt.Sprintf("psql -h %s -p %d -U postgres postgres", d.dir, d.port),
-		fmt.Sprintf("psql -h 127.0.0.1 -p %d -U postgres postgres", d.port),
+		fmt.Sprintf("psql -h %s -p %d -U postgres postgres", d.tcpHost(), d.port),
 	}
 }
 
