@@ -301,3 +301,115 @@ func TestDecodeKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysWhileWaiting checks, key sequence by key sequence, what keys do
+// while the driver works on a stop the user asked for (a client that has
+// not connected yet): n keeps waiting, ? and c open over the latest stop,
+// any other key stops the waiting and acts on the stops received; the
+// stop that comes then is kept, and shown when asked for.
+func TestKeysWhileWaiting(t *testing.T) {
+	// Two stops received, the latest laid out as long, on its last page;
+	// n asked for the third.
+	start := func() State {
+		s := State{}.Received(StructCreation).Received(StructInit).WithLayout(long)
+		s = Advance(s, KeyNextStop).WithLayout(long)
+		s.Top = 70
+		s = Advance(s, KeyNext)
+		if !s.Waiting() || s.Shown() != 1 || s.Top != 70 {
+			t.Fatalf("n on the last page of the latest stop must wait with it on screen: %+v", s)
+		}
+		return s
+	}
+	tests := []struct {
+		name      string
+		keys      []Key
+		wantWait  bool
+		wantShown int
+		wantTop   int
+		wantHelp  bool
+		wantConn  bool
+		wantMsg   string
+	}{
+		{"n again keeps waiting, the page stays", []Key{KeyNext, KeyNextStop}, true, 1, 70, false, false, ""},
+		{"? opens the help over the latest stop and keeps waiting", []Key{KeyHelp}, true, 1, 70, true, false, ""},
+		{"c opens the connect commands and keeps waiting", []Key{KeyConnect}, true, 1, 70, false, true, ""},
+		{"the key after ? only closes it", []Key{KeyHelp, KeyBack}, true, 1, 70, false, false, ""},
+		{"b turns back a page and stops waiting", []Key{KeyBack}, false, 1, 40, false, false, ""},
+		{"k scrolls back a line and stops waiting", []Key{KeyUp}, false, 1, 69, false, false, ""},
+		{"g goes to the first note", []Key{KeyFirst}, false, 0, 0, false, false, "nav.first_note"},
+		{"a phase key goes to its note", []Key{PhaseKey(1)}, false, 0, 0, false, false, ""},
+		{"v jumps to the values of the latest stop", []Key{KeyValues}, false, 1, 30, false, false, ""},
+		{"s shows the source of the latest stop", []Key{KeySource}, false, 1, 70, false, false, ""},
+		{"n after moving away asks again", []Key{KeyBack, KeyNext, KeyNext}, true, 1, 70, false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start()
+			for _, k := range tt.keys {
+				s = Advance(s, k)
+				if s.Layout.Lines == 0 {
+					s = s.WithLayout(long)
+				}
+			}
+			if s.Waiting() != tt.wantWait || s.Shown() != tt.wantShown || s.Top != tt.wantTop {
+				t.Errorf("Waiting=%v Shown=%d Top=%d, want %v %d %d", s.Waiting(), s.Shown(), s.Top, tt.wantWait, tt.wantShown, tt.wantTop)
+			}
+			if s.Help != tt.wantHelp || s.Connect != tt.wantConn {
+				t.Errorf("Help=%v Connect=%v, want %v %v", s.Help, s.Connect, tt.wantHelp, tt.wantConn)
+			}
+			if s.Message.Key != tt.wantMsg {
+				t.Errorf("Message=%q, want %q", s.Message.Key, tt.wantMsg)
+			}
+			// The stop comes: shown from its top when still waited
+			// for, kept for later otherwise.
+			r := s.Received(Fork)
+			switch {
+			case tt.wantWait && (r.Shown() != 2 || r.Top != 0 || r.Reviewing()):
+				t.Errorf("the stop waited for must be shown from its top: Shown=%d Top=%d", r.Shown(), r.Top)
+			case !tt.wantWait && (r.Shown() != tt.wantShown || r.Top != tt.wantTop || !r.Reviewing()):
+				t.Errorf("a stop no longer waited for must not move the screen: Shown=%d Top=%d", r.Shown(), r.Top)
+			}
+			if last := Advance(r, KeyLast); !tt.wantWait && last.Shown() != 2 {
+				t.Errorf("G must go to the stop that came: Shown=%d", last.Shown())
+			}
+		})
+	}
+}
+
+// TestKeysBeforeTheFirstStop checks a run that waits for its first client:
+// the overlays, q and Ctrl-C work; a key that needs a stop says there is
+// none yet.
+func TestKeysBeforeTheFirstStop(t *testing.T) {
+	tests := []struct {
+		name     string
+		keys     []Key
+		wantHelp bool
+		wantConn bool
+		wantQuit bool
+		wantMsg  string
+	}{
+		{"? shows the help", []Key{KeyHelp}, true, false, false, ""},
+		{"c shows the connect commands", []Key{KeyConnect}, false, true, false, ""},
+		{"the next key closes them", []Key{KeyConnect, KeyBack}, false, false, false, ""},
+		{"b says there is no stop yet", []Key{KeyBack}, false, false, false, "nav.no_stop_yet"},
+		{"n says so too", []Key{KeyNext}, false, false, false, "nav.no_stop_yet"},
+		{"q quits", []Key{KeyHelp, KeyQuit}, false, false, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s State
+			for _, k := range tt.keys {
+				s = Advance(s, k)
+			}
+			if s.Help != tt.wantHelp || s.Connect != tt.wantConn || s.Quit != tt.wantQuit || s.Message.Key != tt.wantMsg {
+				t.Errorf("Help=%v Connect=%v Quit=%v Message=%q, want %v %v %v %q", s.Help, s.Connect, s.Quit, s.Message.Key, tt.wantHelp, tt.wantConn, tt.wantQuit, tt.wantMsg)
+			}
+			if !s.Quit && (!s.NeedStop() || s.Shown() != -1) {
+				t.Errorf("the run must still want its first stop: %+v", s)
+			}
+			if r := s.Received(StructCreation); !s.Quit && (r.Shown() != 0 || r.Reviewing()) {
+				t.Errorf("the first stop must be shown when it comes: %+v", r)
+			}
+		})
+	}
+}

@@ -18,9 +18,11 @@ type Connect struct {
 
 // ConnectBox returns the connect box for a screen of width columns: a
 // framed box (as the key help) with the title, the command lines indented
-// under it and the notes, which wrap to the screen.
+// under it and the notes, which wrap to the screen (to 76 columns at most).
 func ConnectBox(c Connect, width int, ascii bool) []string {
-	inner := max(width-4, 20) // the frame and its blank columns
+	// The notes wrap inside the frame and its blank columns, at most
+	// 76 columns wide: a line a class can read.
+	inner := min(max(width-4, 20), 76)
 	lines := []string{c.Title, ""}
 	for _, cmd := range c.Commands {
 		lines = append(lines, "  "+cmd)
