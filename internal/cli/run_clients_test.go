@@ -84,4 +84,3 @@ func TestRunListenAndArrivals(t *testing.T) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }
-
