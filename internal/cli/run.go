@@ -82,6 +82,15 @@ the page; q quits. --delay advances by stop. Off a terminal (a pipe, CI) it
 never waits for a key and prints plain text; --output json prints one JSON
 object per stop instead.
 
+With --wait-for-client, students connect with their own psql (the first
+screen, and c at any time, shows the command lines). Every key works while
+pgwalk waits for a client; each client that connects is announced (from
+where, and over the Unix socket which process), and the footer says how
+many wait for the walk to go on. pgwalk listens on 127.0.0.1 unless --listen
+says otherwise (0.0.0.0 lets the students' machines in; pgwalk warns once):
+a client can send its startup packet and no more, and every query gets an
+error.
+
 Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C), 143
 terminated, 129 hung up.`),
 		Example: strings.Trim(`
