@@ -153,6 +153,19 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	defer func() { stop(hungUp) }()
 
 	io, lang := opts.IO, opts.Lang
+	info, _ := LookupDriver(opts.Driver)
+	var hint func() string
+	if info.Caps.Observes && !info.Caps.NeedsPostgres && opts.Output == "text" && io.IsStderrTTY() {
+		// A run that needed no PostgreSQL tells the person at the
+		// terminal when one is there to trace. The lookup (pg_config,
+		// postgres --version) starts first and runs beside the walk; a
+		// run whose diagnostics no one reads (a pipe, a file, CI) makes
+		// none.
+		hint = sync.OnceValue(liveHint(opts.Version, lang))
+		// Wait for the lookup however the run ends: the postgres --version
+		// it runs must not outlive pgwalk.
+		defer hint()
+	}
 	notes, err := opts.Factory.loadNotesIn(opts.NotesDir, lang)
 	if err != nil {
 		return err
@@ -208,7 +221,6 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	info, _ := LookupDriver(opts.Driver)
 	w.drv, w.caps = drv, info.Caps
 	w.errorf("run.start", "version", opts.Version.Name, "tag", opts.Version.Tag, "driver", opts.Driver, "summary", catalog.S(lang, info.Summary))
 	defer func() {
@@ -226,13 +238,7 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		return catalog.Wrap(lang, err, "run.start_failed", "driver", opts.Driver)
 	}
 	w.session = walkthrough.NewSession(drv, opts.Version)
-	if info.Caps.Observes && !info.Caps.NeedsPostgres && opts.Output == "text" {
-		// A run that needed no PostgreSQL says when one is there to trace.
-		w.hint = sync.OnceValue(liveHint(opts.Version, lang))
-		// Wait for the lookup however the run ends: the postgres --version
-		// it runs must not outlive pgwalk.
-		defer w.hint()
-	}
+	w.hint = hint
 
 	if w.interactive {
 		restore, rerr := io.RawInput()

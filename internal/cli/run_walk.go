@@ -69,12 +69,20 @@ func (w *walk) say(line string) {
 
 // loop is the run off a terminal (or with --no-pause): it fetches stops
 // and prints each one, then goes on by itself (after --delay). It returns
-// nil when the walk is over.
+// nil when the walk is over. Without --delay no one looks at the paused
+// processes, so the driver works on the next stop while this one is
+// rendered; with it, the processes stay at the stop on screen.
 func (w *walk) loop(ctx context.Context) error {
+	next := w.session.Next
+	if w.opts.Delay == 0 {
+		ahead, stop := w.fetchAhead(ctx)
+		defer stop()
+		next = ahead
+	}
 	var st walkthrough.State
 	for {
 		if st.NeedStop() {
-			ev, err := w.session.Next(ctx)
+			ev, err := next(ctx)
 			switch {
 			case walkthrough.IsEOF(err):
 				st = st.Ended()
@@ -98,6 +106,49 @@ func (w *walk) loop(ctx context.Context) error {
 		}
 		st = walkthrough.Advance(st, walkthrough.KeyNextStop)
 	}
+}
+
+// fetchAhead asks the driver for every stop, one after another, in the
+// background, and returns the function that gives them in order (as
+// Session.Next does), and the function that ends the fetching and waits
+// (a bounded time) for the driver to return. It stops after the end of
+// the run or an error, which it hands on like a stop.
+func (w *walk) fetchAhead(ctx context.Context) (next func(context.Context) (walkthrough.Event, error), stop func()) {
+	fctx, cancel := context.WithCancel(ctx)
+	got := make(chan fetched, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, err := w.session.Next(fctx)
+			select {
+			case got <- fetched{ev, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next = func(ctx context.Context) (walkthrough.Event, error) {
+		select {
+		case r := <-got:
+			return r.ev, r.err
+		case <-ctx.Done():
+			return walkthrough.Event{}, ctx.Err()
+		}
+	}
+	stop = func() {
+		cancel()
+		t := time.NewTimer(abandonWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		}
+	}
+	return next, stop
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
