@@ -65,9 +65,6 @@ type screenLoop struct {
 	queued []walkthrough.Key
 	// delay turns to the next stop (--delay); nil without one.
 	delay *time.Timer
-	// banners are the clients announced since the last key: they stay
-	// on screen until a key, over a new stop too.
-	banners []string
 }
 
 // loopScreen is the loop of an interactive run: one stop at a time on the
@@ -224,11 +221,11 @@ func (l *screenLoop) received(r fetched) (done bool, err error) {
 	shown := l.st.Shown()
 	l.st = l.st.Received(r.ev.Phase)
 	if l.st.Shown() != shown || shown < 0 {
-		// What the driver said while it worked is over; who connected
-		// stays until a key.
+		// What the driver said while it worked is over; the warnings
+		// and who connected stay until a key.
 		l.w.screen.ClearNotices()
-		for _, b := range l.banners {
-			l.w.screen.Queue(b)
+		for _, line := range l.w.sticky {
+			l.w.screen.Queue(line)
 		}
 		return false, l.draw()
 	}
@@ -240,7 +237,7 @@ func (l *screenLoop) received(r fetched) (done bool, err error) {
 func (l *screenLoop) key(k walkthrough.Key) (done bool, err error) {
 	w := l.w
 	w.screen.ClearNotices()
-	l.banners = nil
+	w.sticky = nil
 	l.st = walkthrough.Advance(l.st, k)
 	msg := ""
 	switch {
@@ -269,8 +266,12 @@ func (l *screenLoop) key(k walkthrough.Key) (done bool, err error) {
 	return false, l.draw()
 }
 
-// draw draws the state anew, as a new screen.
+// draw draws the state anew, as a new screen; before the first stop, only
+// in a run that waits for clients (how to connect).
 func (l *screenLoop) draw() error {
+	if len(l.st.Stops) == 0 && !l.w.opts.WaitFor {
+		return nil
+	}
 	if l.delay != nil {
 		l.delay.Reset(l.w.opts.Delay)
 	}
@@ -296,7 +297,7 @@ func (l *screenLoop) refresh() error {
 // one, and the footer with how many wait.
 func (l *screenLoop) announce() error {
 	for _, line := range l.w.newArrivals() {
-		l.banners = append(l.banners, line)
+		l.w.sticky = append(l.w.sticky, line)
 		l.w.screen.Queue(line)
 	}
 	return l.refresh()

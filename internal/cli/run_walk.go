@@ -35,6 +35,9 @@ type walk struct {
 	views        map[viewKey]*stopView
 	shown        *walkthrough.State
 	narrowWarned int
+	// sticky are the notices that stay on screen until a key, over a new
+	// stop too: the warnings, who connected.
+	sticky []string
 	// drv is the run's driver, caps what it can do.
 	drv  walkthrough.Driver
 	caps Capabilities
@@ -55,6 +58,7 @@ func (w *walk) notice(line string) {
 	fmt.Fprintf(w.opts.IO.ErrOut, "pgwalk: %s\n", line)
 	if w.screen != nil {
 		w.screen.Queue(line)
+		w.sticky = append(w.sticky, line)
 	}
 }
 
