@@ -11,7 +11,7 @@ import (
 	"github.com/pgwalk/pgwalk/internal/testutil/ptytest"
 )
 
-var keyRuns = flag.Int("key-runs", 200, "how many runs TestKeysNeverDropped makes (-short: 20)")
+var keyRuns = flag.Int("key-runs", 200, "how many runs TestKeysNeverDropped makes (-short: 20; under -race: 40)")
 
 // TestKeysNeverDropped walks many narrate runs on terminals, several at
 // once: half of them press n the moment each stop's footer is on screen,
@@ -23,8 +23,13 @@ var keyRuns = flag.Int("key-runs", 200, "how many runs TestKeysNeverDropped make
 // pgwalk.
 func TestKeysNeverDropped(t *testing.T) {
 	runs := *keyRuns
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		runs = 20
+	case raceEnabled && !flagSet("key-runs"):
+		// A pgwalk built with -race is several times slower: fewer
+		// runs, each one checked for races as well.
+		runs = 40
 	}
 	for i := range runs {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -54,4 +59,11 @@ func TestKeysNeverDropped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flagSet reports whether the flag called name was given.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
