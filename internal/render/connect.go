@@ -20,9 +20,10 @@ type Connect struct {
 // framed box (as the key help) with the title, the command lines indented
 // under it and the notes, which wrap to the screen (to 76 columns at most).
 func ConnectBox(c Connect, width int, ascii bool) []string {
-	// The notes wrap inside the frame and its blank columns, at most
-	// 76 columns wide: a line a class can read.
-	inner := min(max(width-4, 20), 76)
+	// The notes wrap inside the frame and its blank columns, leaving the
+	// screen's last column free (no wrap), at most 76 columns wide: a
+	// line a class can read.
+	inner := min(max(width-5, 20), 76)
 	lines := []string{c.Title, ""}
 	for _, cmd := range c.Commands {
 		lines = append(lines, "  "+cmd)

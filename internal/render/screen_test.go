@@ -218,8 +218,8 @@ func TestConnectBox(t *testing.T) {
 			t.Errorf("%d columns: the command line is not whole:\n%s", width, text)
 		}
 		for _, l := range box {
-			if w := ansi.StringWidth(l); w > width {
-				t.Errorf("%d columns: a line of %d: %q", width, w, l)
+			if w := ansi.StringWidth(l); w >= width {
+				t.Errorf("%d columns: a line of %d (the last column stays free): %q", width, w, l)
 			}
 		}
 		if !strings.HasPrefix(box[0], "┌") || !strings.HasPrefix(box[len(box)-1], "└") {
