@@ -113,16 +113,13 @@ func (w *walk) loop(ctx context.Context) error {
 }
 
 // fetchAhead asks the driver for every stop, one after another, in the
-// background, one stop ahead of the one taken (the driver works on the
-// next stop while this one renders; further ahead, the child process it
-// starts at the fork would compete with the first stop's rendering for
-// the processor), and returns the function that gives them in order (as
+// background, and returns the function that gives them in order (as
 // Session.Next does), and the function that ends the fetching and waits
 // (a bounded time) for the driver to return. It stops after the end of
 // the run or an error, which it hands on like a stop.
 func (w *walk) fetchAhead(ctx context.Context) (next func(context.Context) (walkthrough.Event, error), stop func()) {
 	fctx, cancel := context.WithCancel(ctx)
-	got := make(chan fetched)
+	got := make(chan fetched, 8)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
