@@ -40,6 +40,16 @@ type DriverOptions struct {
 	Scenario string
 	// PGBin is the directory of the PostgreSQL binaries (live driver).
 	PGBin string
+	// Listen is the address the driver's postmaster listens on for TCP
+	// clients ("" is the loopback, 127.0.0.1), and Port its port (0: a
+	// free one), for drivers that listen themselves (the re-enactment).
+	Listen string
+	Port   int
+	// Arrived, when set, is told of every client that connects, as the
+	// driver accepts it and before its walk begins (a client that
+	// connects while another one is walked waits for its turn). It is
+	// called from the driver's own goroutines and must not block.
+	Arrived func(Arrival)
 	// Breakpoints chooses the live driver's breakpoints: "auto" (or "")
 	// uses the CPU's debug registers once they were seen to trap, and int3
 	// otherwise; "hardware" and "software" force one (BreakpointModes).
@@ -52,6 +62,21 @@ type DriverOptions struct {
 	// catalog messages, which the CLI says in the reader's language; it
 	// may be nil.
 	Teller func(m Msg)
+}
+
+// Arrival is a client that connected to a driver's postmaster, as the
+// driver saw it when it accepted the connection: from where, and which
+// process when the kernel says (the startup packet, with the user and the
+// database, is read later, by the backend).
+type Arrival struct {
+	// Via is the listen socket it connected to: "unix" or "tcp".
+	Via string
+	// Addr is where it came from: the client's address and port over
+	// TCP, the socket's path over Unix.
+	Addr string
+	// PID is the client's process over a Unix socket (SO_PEERCRED), 0
+	// when the kernel does not say.
+	PID int
 }
 
 // Say sends line to o.Notify when there is one.

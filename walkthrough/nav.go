@@ -25,7 +25,10 @@ const (
 	// KeyValues jumps to every value observed at the stop.
 	KeyValues Key = "values"
 	// KeySource shows the source lines and jumps to them, or hides them.
-	KeySource    Key = "source"
+	KeySource Key = "source"
+	// KeyConnect shows how clients connect (the psql command lines) over
+	// the page, as KeyHelp shows the keys.
+	KeyConnect   Key = "connect"
 	KeyHelp      Key = "help"
 	KeyQuit      Key = "quit"
 	KeyInterrupt Key = "interrupt"
@@ -61,6 +64,8 @@ func DecodeKey(b []byte) Key {
 		return KeyHelp
 	case "s":
 		return KeySource
+	case "c":
+		return KeyConnect
 	case "q", "Q", "\x04", "\x1b":
 		return KeyQuit
 	case "\x03":
@@ -194,24 +199,33 @@ const (
 
 // State is where an interactive run stands. It changes only through Advance,
 // Received, Ended and WithLayout, which are pure.
+//
+// Every key works at any time, also while the driver works on the next
+// stop (which can take as long as a client takes to connect): the screen
+// shows the latest stop meanwhile, and a key that moves elsewhere stops
+// the waiting. The stop is then received all the same, and shown when
+// asked for.
 type State struct {
 	// Stops holds the phase of every stop received so far, in order.
 	Stops []PhaseID
 	// Pos is the index in Stops of the stop on screen. Pos == len(Stops)
-	// means the next stop is wanted from the driver (see NeedStop).
+	// means the next stop is wanted from the driver (see NeedStop and
+	// Waiting): the screen shows the latest stop (Shown) until it comes.
 	Pos int
 	// Done is set when the driver reported that no stop follows.
 	Done bool
-	// Help is set while the key help is shown over the page.
-	Help bool
+	// Help is set while the key help is shown over the page; Connect
+	// while the connect commands are.
+	Help, Connect bool
 	// Source is set while source lines are shown with the notes.
 	Source bool
 	// Quit is set when the user asked to leave; Interrupted when by Ctrl-C.
 	Quit, Interrupted bool
 	// Finished is set when the user advanced past the last stop.
 	Finished bool
-	// Message is a one-line notice for the screen, cleared by the next key.
-	Message string
+	// Message is a one-line notice for the screen (a message of the
+	// catalog), cleared by the next key; its Key is "" when there is none.
+	Message Msg
 	// Top is the first line of the stop on screen.
 	Top int
 	// Layout is the view's measure of the stop on screen.
@@ -260,13 +274,26 @@ func (s State) NeedStop() bool {
 	return !s.Done && !s.Quit && s.Pos >= len(s.Stops)
 }
 
+// Waiting reports whether the user asked for a stop the driver has not
+// reported yet, while an earlier one is on screen.
+func (s State) Waiting() bool { return s.NeedStop() && len(s.Stops) > 0 }
+
+// Shown returns the index in Stops of the stop on screen: Pos, or while
+// Waiting the latest stop; -1 before the first stop.
+func (s State) Shown() int { return min(s.Pos, len(s.Stops)-1) }
+
 // Reviewing reports whether the stop on screen is an earlier one than the
 // stop the processes are paused at.
 func (s State) Reviewing() bool { return s.Pos < len(s.Stops)-1 }
 
 // Received returns the state after the driver reported a stop of phase p.
+// A stop that was waited for is shown from its top; otherwise the screen
+// stays where it is.
 func (s State) Received(p PhaseID) State {
 	s.Stops = append(append([]PhaseID(nil), s.Stops...), p)
+	if s.Pos == len(s.Stops)-1 && len(s.Stops) > 1 {
+		s.Top, s.Layout, s.jump = 0, Layout{}, jumpNone
+	}
 	return s
 }
 
@@ -281,10 +308,38 @@ func (s State) Ended() State {
 }
 
 // Advance returns the state after key. Moving to another stop starts at
-// its top, with its layout still to be measured.
+// its top, with its layout still to be measured. While Waiting, the next
+// keys keep waiting and the overlays open over the latest stop; any other
+// key stops the waiting and acts on the latest stop.
 func Advance(s State, k Key) State {
+	if s.Waiting() {
+		switch k {
+		case KeyNext, KeyNextStop, KeyNone:
+			if !s.Help && !s.Connect {
+				s.Message = Msg{}
+				return s
+			}
+		case KeyHelp, KeyConnect, KeyQuit, KeyInterrupt:
+		default:
+			if !s.Help && !s.Connect {
+				s.Pos = len(s.Stops) - 1
+			}
+		}
+	} else if len(s.Stops) == 0 {
+		// Nothing to show yet: the overlays, q and Ctrl-C work.
+		switch k {
+		case KeyHelp, KeyConnect, KeyQuit, KeyInterrupt:
+		default:
+			s.Message = Msg{}
+			if !s.Help && !s.Connect && k != KeyNone {
+				s.Message = M("nav.no_stop_yet")
+			}
+			s.Help, s.Connect = false, false
+			return s
+		}
+	}
 	n := advance(s, k)
-	if n.Pos != s.Pos {
+	if n.Shown() != s.Shown() {
 		n.Top, n.Layout, n.jump = 0, Layout{}, jumpNone
 	}
 	return n
@@ -305,15 +360,16 @@ func (s State) nextStop() State {
 }
 
 func advance(s State, k Key) State {
-	s.Message = ""
+	s.Message = Msg{}
 	if k == KeyInterrupt {
-		s.Quit, s.Interrupted, s.Help = true, true, false
+		s.Quit, s.Interrupted, s.Help, s.Connect = true, true, false, false
 		return s
 	}
-	if s.Help {
-		// The help is an overlay: the next key closes it and does
-		// nothing else, except q, which always quits.
-		s.Help = false
+	if s.Help || s.Connect {
+		// The help and the connect commands are overlays: the next key
+		// closes them and does nothing else, except q, which always
+		// quits.
+		s.Help, s.Connect = false, false
 		if k != KeyQuit {
 			return s
 		}
@@ -335,15 +391,15 @@ func advance(s State, k Key) State {
 		}
 		if s.Pos > 0 {
 			s.Pos--
-			s.Message = "an earlier note: the processes do not rewind, they stay paused at the latest stop"
+			s.Message = M("nav.earlier_note")
 		} else {
-			s.Message = "this is the first stop"
+			s.Message = M("nav.first_stop")
 		}
 	case KeyPageDown:
 		if p := s.Layout.pageAfter(s.Top); p >= 0 && !s.Layout.atEnd(s.Top) {
 			s.Top = p
 		} else {
-			s.Message = "the last page of this stop: Enter goes on"
+			s.Message = M("nav.last_page")
 		}
 	case KeyPageUp:
 		if p := s.Layout.pageBefore(s.Top); p >= 0 {
@@ -359,12 +415,12 @@ func advance(s State, k Key) State {
 		if s.Layout.Values >= 0 {
 			s.Top = s.Layout.Values
 		} else {
-			s.Message = "no values were observed at this stop"
+			s.Message = M("nav.no_values")
 		}
 	case KeyFirst:
 		if s.Pos != 0 && last >= 0 {
 			s.Pos = 0
-			s.Message = "the first note: the processes do not rewind, they stay paused at the latest stop"
+			s.Message = M("nav.first_note")
 		}
 	case KeyLast:
 		if last >= 0 {
@@ -372,6 +428,8 @@ func advance(s State, k Key) State {
 		}
 	case KeyHelp:
 		s.Help = true
+	case KeyConnect:
+		s.Connect = true
 	case KeySource:
 		s.Source = !s.Source
 		if s.Source {
@@ -390,7 +448,7 @@ func advance(s State, k Key) State {
 					return s
 				}
 			}
-			s.Message = fmt.Sprintf("phase %d has not been reached yet: press Enter to run on", n)
+			s.Message = M("nav.phase_not_reached", "n", n)
 		}
 	}
 	return s

@@ -50,13 +50,13 @@ func TestAdvance(t *testing.T) {
 		{name: "next past the end finishes", keys: []Key{KeyNext, KeyNext, KeyNext, KeyNext, KeyNext, KeyNext}, wantPos: 4, wantStops: 5, wantDone: true},
 		{name: "q quits at once", keys: []Key{KeyNext, KeyQuit, KeyNext}, wantPos: 1, wantStops: 2, wantQuit: true},
 		{name: "ctrl-c interrupts", keys: []Key{KeyInterrupt}, wantPos: 0, wantStops: 1, wantQuit: true, wantInt: true},
-		{name: "back does not fetch and says processes do not rewind", keys: []Key{KeyNext, KeyNext, KeyBack}, wantPos: 1, wantStops: 3, wantMsg: "do not rewind"},
-		{name: "back at the first stop stays", keys: []Key{KeyBack}, wantPos: 0, wantStops: 1, wantMsg: "first stop"},
+		{name: "back does not fetch and says processes do not rewind", keys: []Key{KeyNext, KeyNext, KeyBack}, wantPos: 1, wantStops: 3, wantMsg: "nav.earlier_note"},
+		{name: "back at the first stop stays", keys: []Key{KeyBack}, wantPos: 0, wantStops: 1, wantMsg: "nav.first_stop"},
 		{name: "next after back re-shows without fetching", keys: []Key{KeyNext, KeyNext, KeyBack, KeyBack, KeyNext}, wantPos: 1, wantStops: 3},
-		{name: "g goes to the first note", keys: []Key{KeyNext, KeyNext, KeyFirst}, wantPos: 0, wantStops: 3, wantMsg: "do not rewind"},
+		{name: "g goes to the first note", keys: []Key{KeyNext, KeyNext, KeyFirst}, wantPos: 0, wantStops: 3, wantMsg: "nav.first_note"},
 		{name: "G goes to the latest stop", keys: []Key{KeyNext, KeyNext, KeyFirst, KeyLast}, wantPos: 2, wantStops: 3},
 		{name: "digit jumps to a reached phase", keys: []Key{KeyNext, KeyNext, KeyNext, PhaseKey(2)}, wantPos: 1, wantStops: 4},
-		{name: "digit for an unreached phase stays", keys: []Key{PhaseKey(5)}, wantPos: 0, wantStops: 1, wantMsg: "not been reached"},
+		{name: "digit for an unreached phase stays", keys: []Key{PhaseKey(5)}, wantPos: 0, wantStops: 1, wantMsg: "nav.phase_not_reached"},
 		{name: "? shows help, any key closes it without moving", keys: []Key{KeyHelp, KeyNext}, wantPos: 0, wantStops: 1},
 		{name: "? shows help", keys: []Key{KeyHelp}, wantPos: 0, wantStops: 1, wantHelp: true},
 		{name: "q in help quits", keys: []Key{KeyHelp, KeyQuit}, wantPos: 0, wantStops: 1, wantQuit: true},
@@ -82,8 +82,8 @@ func TestAdvance(t *testing.T) {
 			if s.Help != tt.wantHelp || s.Source != tt.wantSrc {
 				t.Errorf("Help=%v Source=%v, want %v %v", s.Help, s.Source, tt.wantHelp, tt.wantSrc)
 			}
-			if !strings.Contains(s.Message, tt.wantMsg) || (tt.wantMsg == "" && s.Message != "") {
-				t.Errorf("Message=%q, want it to contain %q", s.Message, tt.wantMsg)
+			if s.Message.Key != tt.wantMsg {
+				t.Errorf("Message=%q, want %q", s.Message.Key, tt.wantMsg)
 			}
 		})
 	}
@@ -115,7 +115,7 @@ func TestDecodeKey(t *testing.T) {
 		{"j", KeyDown}, {"\x1b[B", KeyDown}, {"k", KeyUp}, {"\x1b[A", KeyUp},
 		{"\x1b[6~", KeyPageDown}, {"\x1b[5~", KeyPageUp}, {"v", KeyValues},
 		{"\x1b[H", KeyFirst}, {"\x1b[F", KeyLast},
-		{"g", KeyFirst}, {"G", KeyLast}, {"?", KeyHelp}, {"s", KeySource},
+		{"g", KeyFirst}, {"G", KeyLast}, {"?", KeyHelp}, {"s", KeySource}, {"c", KeyConnect},
 		{"q", KeyQuit}, {"\x03", KeyInterrupt},
 		{"3", PhaseKey(3)}, {"6", KeyNone}, {"0", KeyNone}, {"x", KeyNone},
 	}
@@ -178,9 +178,9 @@ func TestAdvanceWithinAStop(t *testing.T) {
 		{"Enter turns the page", []Key{KeyNext}, 0, 20, ""},
 		{"Enter pages through, then goes to the next stop at its top", []Key{KeyNext, KeyNext, KeyNext, KeyNext}, 1, 0, ""},
 		{"b turns back a page first", []Key{KeyNext, KeyNext, KeyBack}, 0, 20, ""},
-		{"b on the first page goes to the earlier stop", []Key{KeyNextStop, KeyBack}, 0, 0, "do not rewind"},
+		{"b on the first page goes to the earlier stop", []Key{KeyNextStop, KeyBack}, 0, 0, "nav.earlier_note"},
 		{"PgDn and PgUp stay within the stop", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown, KeyPageUp}, 0, 40, ""},
-		{"PgDn on the last page says so", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown}, 0, 70, "last page"},
+		{"PgDn on the last page says so", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyPageDown}, 0, 70, "nav.last_page"},
 		{"j scrolls one line", []Key{KeyDown, KeyDown, KeyDown}, 0, 3, ""},
 		{"k scrolls back, not above the top", []Key{KeyDown, KeyUp, KeyUp}, 0, 0, ""},
 		{"j scrolls until the end is on screen", []Key{KeyPageDown, KeyPageDown, KeyPageDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown, KeyDown}, 0, 75, ""},
@@ -199,8 +199,8 @@ func TestAdvanceWithinAStop(t *testing.T) {
 			if s.Pos != tt.wantPos || s.Top != tt.wantTop {
 				t.Errorf("Pos=%d Top=%d, want Pos=%d Top=%d", s.Pos, s.Top, tt.wantPos, tt.wantTop)
 			}
-			if !strings.Contains(s.Message, tt.wantMsg) || (tt.wantMsg == "" && s.Message != "") {
-				t.Errorf("Message=%q, want %q", s.Message, tt.wantMsg)
+			if s.Message.Key != tt.wantMsg {
+				t.Errorf("Message=%q, want %q", s.Message.Key, tt.wantMsg)
 			}
 		})
 	}
@@ -299,5 +299,117 @@ func TestDecodeKeys(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("DecodeKeys = %q, want %q", got, want)
 		}
+	}
+}
+
+// TestKeysWhileWaiting checks, key sequence by key sequence, what keys do
+// while the driver works on a stop the user asked for (a client that has
+// not connected yet): n keeps waiting, ? and c open over the latest stop,
+// any other key stops the waiting and acts on the stops received; the
+// stop that comes then is kept, and shown when asked for.
+func TestKeysWhileWaiting(t *testing.T) {
+	// Two stops received, the latest laid out as long, on its last page;
+	// n asked for the third.
+	start := func() State {
+		s := State{}.Received(StructCreation).Received(StructInit).WithLayout(long)
+		s = Advance(s, KeyNextStop).WithLayout(long)
+		s.Top = 70
+		s = Advance(s, KeyNext)
+		if !s.Waiting() || s.Shown() != 1 || s.Top != 70 {
+			t.Fatalf("n on the last page of the latest stop must wait with it on screen: %+v", s)
+		}
+		return s
+	}
+	tests := []struct {
+		name      string
+		keys      []Key
+		wantWait  bool
+		wantShown int
+		wantTop   int
+		wantHelp  bool
+		wantConn  bool
+		wantMsg   string
+	}{
+		{"n again keeps waiting, the page stays", []Key{KeyNext, KeyNextStop}, true, 1, 70, false, false, ""},
+		{"? opens the help over the latest stop and keeps waiting", []Key{KeyHelp}, true, 1, 70, true, false, ""},
+		{"c opens the connect commands and keeps waiting", []Key{KeyConnect}, true, 1, 70, false, true, ""},
+		{"the key after ? only closes it", []Key{KeyHelp, KeyBack}, true, 1, 70, false, false, ""},
+		{"b turns back a page and stops waiting", []Key{KeyBack}, false, 1, 40, false, false, ""},
+		{"k scrolls back a line and stops waiting", []Key{KeyUp}, false, 1, 69, false, false, ""},
+		{"g goes to the first note", []Key{KeyFirst}, false, 0, 0, false, false, "nav.first_note"},
+		{"a phase key goes to its note", []Key{PhaseKey(1)}, false, 0, 0, false, false, ""},
+		{"v jumps to the values of the latest stop", []Key{KeyValues}, false, 1, 30, false, false, ""},
+		{"s shows the source of the latest stop", []Key{KeySource}, false, 1, 70, false, false, ""},
+		{"n after moving away asks again", []Key{KeyBack, KeyNext, KeyNext}, true, 1, 70, false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start()
+			for _, k := range tt.keys {
+				s = Advance(s, k)
+				if s.Layout.Lines == 0 {
+					s = s.WithLayout(long)
+				}
+			}
+			if s.Waiting() != tt.wantWait || s.Shown() != tt.wantShown || s.Top != tt.wantTop {
+				t.Errorf("Waiting=%v Shown=%d Top=%d, want %v %d %d", s.Waiting(), s.Shown(), s.Top, tt.wantWait, tt.wantShown, tt.wantTop)
+			}
+			if s.Help != tt.wantHelp || s.Connect != tt.wantConn {
+				t.Errorf("Help=%v Connect=%v, want %v %v", s.Help, s.Connect, tt.wantHelp, tt.wantConn)
+			}
+			if s.Message.Key != tt.wantMsg {
+				t.Errorf("Message=%q, want %q", s.Message.Key, tt.wantMsg)
+			}
+			// The stop comes: shown from its top when still waited
+			// for, kept for later otherwise.
+			r := s.Received(Fork)
+			switch {
+			case tt.wantWait && (r.Shown() != 2 || r.Top != 0 || r.Reviewing()):
+				t.Errorf("the stop waited for must be shown from its top: Shown=%d Top=%d", r.Shown(), r.Top)
+			case !tt.wantWait && (r.Shown() != tt.wantShown || r.Top != tt.wantTop || !r.Reviewing()):
+				t.Errorf("a stop no longer waited for must not move the screen: Shown=%d Top=%d", r.Shown(), r.Top)
+			}
+			if last := Advance(r, KeyLast); !tt.wantWait && last.Shown() != 2 {
+				t.Errorf("G must go to the stop that came: Shown=%d", last.Shown())
+			}
+		})
+	}
+}
+
+// TestKeysBeforeTheFirstStop checks a run that waits for its first client:
+// the overlays, q and Ctrl-C work; a key that needs a stop says there is
+// none yet.
+func TestKeysBeforeTheFirstStop(t *testing.T) {
+	tests := []struct {
+		name     string
+		keys     []Key
+		wantHelp bool
+		wantConn bool
+		wantQuit bool
+		wantMsg  string
+	}{
+		{"? shows the help", []Key{KeyHelp}, true, false, false, ""},
+		{"c shows the connect commands", []Key{KeyConnect}, false, true, false, ""},
+		{"the next key closes them", []Key{KeyConnect, KeyBack}, false, false, false, ""},
+		{"b says there is no stop yet", []Key{KeyBack}, false, false, false, "nav.no_stop_yet"},
+		{"n says so too", []Key{KeyNext}, false, false, false, "nav.no_stop_yet"},
+		{"q quits", []Key{KeyHelp, KeyQuit}, false, false, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s State
+			for _, k := range tt.keys {
+				s = Advance(s, k)
+			}
+			if s.Help != tt.wantHelp || s.Connect != tt.wantConn || s.Quit != tt.wantQuit || s.Message.Key != tt.wantMsg {
+				t.Errorf("Help=%v Connect=%v Quit=%v Message=%q, want %v %v %v %q", s.Help, s.Connect, s.Quit, s.Message.Key, tt.wantHelp, tt.wantConn, tt.wantQuit, tt.wantMsg)
+			}
+			if !s.Quit && (!s.NeedStop() || s.Shown() != -1) {
+				t.Errorf("the run must still want its first stop: %+v", s)
+			}
+			if r := s.Received(StructCreation); !s.Quit && (r.Shown() != 0 || r.Reviewing()) {
+				t.Errorf("the first stop must be shown when it comes: %+v", r)
+			}
+		})
 	}
 }

@@ -1,11 +1,14 @@
 // Command bare renders pgwalk's notes for one version with a bare glamour
 // renderer and nothing else: the baseline that bench/run.sh compares a
-// whole pgwalk run with, process start included on both sides.
+// whole pgwalk run with, process start included on both sides. BARE_STYLE
+// (notty) and BARE_WIDTH (80) choose the style and width; BARE_FIRST_ONLY
+// renders the first note alone.
 package main
 
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/charmbracelet/glamour"
 
@@ -33,7 +36,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tr, err := glamour.NewTermRenderer(glamour.WithStandardStyle("notty"), glamour.WithWordWrap(80))
+	style, width := "notty", 80
+	if s := os.Getenv("BARE_STYLE"); s != "" {
+		style = s
+	}
+	if w, err := strconv.Atoi(os.Getenv("BARE_WIDTH")); err == nil && w > 0 {
+		width = w
+	}
+	tr, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(width))
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,9 @@ type Capabilities struct {
 	Observes bool
 	// WaitForClient: it can wait for outside clients (--wait-for-client).
 	WaitForClient bool
+	// Listen: it listens for those clients itself, where --listen and
+	// --port say.
+	Listen bool
 	// NeedsPostgres: it runs a PostgreSQL server binary (--pg-bin).
 	NeedsPostgres bool
 	// Breakpoints: it sets breakpoints (--breakpoints).
@@ -74,6 +77,7 @@ var driverRegistry = []DriverInfo{
 			Scenarios:     walkthrough.Scenarios,
 			Observes:      true,
 			WaitForClient: true,
+			Listen:        true,
 		},
 		New: func(o walkthrough.DriverOptions) walkthrough.Driver { return reenact.New(o) },
 		// Its private directories, and the cgroups of fork-failure

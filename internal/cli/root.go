@@ -24,8 +24,27 @@ var version = "0.1.0-dev"
 
 // Main runs pgwalk with the process's arguments and returns the exit code.
 func Main() ExitCode {
+	warm(os.Args[1:])
 	f := NewFactory(iostreams.System())
 	return Execute(context.Background(), f, os.Args[1:])
+}
+
+// warm reads, in the background, the embedded data that the command in
+// args reads first, while the command tree is built: the message catalog
+// and the release manifests (every command's help names them), and for
+// `run` the notes and the study material its first stop shows. Each is
+// read once, whoever asks first.
+func warm(args []string) {
+	go func() {
+		_ = catalog.Err()
+		_, _ = annotations.Manifests()
+	}()
+	if len(args) > 0 && args[0] == "run" {
+		go func() {
+			_, _ = annotations.Default()
+			warmStudy()
+		}()
+	}
 }
 
 // NewFactory returns the factory of a real invocation over io.

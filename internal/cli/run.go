@@ -21,13 +21,17 @@ import (
 
 // RunOptions are the settings of `pgwalk run`.
 type RunOptions struct {
-	IO        *iostreams.IOStreams
-	Factory   *Factory
-	Version   walkthrough.Version
-	Driver    string
-	DryRun    bool
-	Scenario  string
-	WaitFor   bool
+	IO       *iostreams.IOStreams
+	Factory  *Factory
+	Version  walkthrough.Version
+	Driver   string
+	DryRun   bool
+	Scenario string
+	WaitFor  bool
+	// Listen and Port are where the driver's postmaster listens for TCP
+	// clients (--listen, --port): "" is the loopback, 0 a free port.
+	Listen    string
+	Port      int
 	PGBin     string
 	NoPause   bool
 	Delay     time.Duration
@@ -78,11 +82,21 @@ the page; q quits. --delay advances by stop. Off a terminal (a pipe, CI) it
 never waits for a key and prints plain text; --output json prints one JSON
 object per stop instead.
 
+With --wait-for-client, students connect with their own psql (the first
+screen, and c at any time, shows the command lines). Every key works while
+pgwalk waits for a client; each client that connects is announced (from
+where, and over the Unix socket which process), and the footer says how
+many wait for the walk to go on. pgwalk listens on 127.0.0.1 unless --listen
+says otherwise (0.0.0.0 lets the students' machines in; pgwalk warns once):
+a client can send its startup packet and no more, and every query gets an
+error.
+
 Exit codes: 0 ok, 1 failure, 2 usage, 130 interrupted (Ctrl-C), 143
 terminated, 129 hung up.`),
 		Example: strings.Trim(`
   pgwalk run --version 16.4
   pgwalk run --version 17.1 --wait-for-client      # students connect with psql
+  pgwalk run --version 17.1 --wait-for-client --listen 0.0.0.0 --port 5499  # from their machines
   pgwalk run --version 16.4 --scenario fork-failure
   pgwalk run --version 16.4 --driver live --pg-bin /usr/lib/postgresql/16/bin
   pgwalk run --version 16.4 --driver live --breakpoints software
@@ -110,6 +124,8 @@ terminated, 129 hung up.`),
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "show the notes without running any process (same as --driver narrate)")
 	fl.StringVar(&opts.Scenario, "scenario", walkthrough.ScenarioNormal, "branch to walk: "+orList(catalog.DefaultLang, walkthrough.Scenarios))
 	fl.BoolVar(&opts.WaitFor, "wait-for-client", false, "wait for outside clients (psql) and walk each connection until q or Ctrl-C")
+	fl.StringVar(&opts.Listen, "listen", "", "with --wait-for-client: the address students' psql connects to over TCP (default 127.0.0.1, this machine only; 0.0.0.0 or :: for every address)")
+	fl.IntVar(&opts.Port, "port", 0, "with --wait-for-client: the TCP port (and the Unix socket's number) to listen on (default: a free one)")
 	fl.StringVar(&opts.PGBin, "pg-bin", "", "directory of the PostgreSQL binaries (live driver)")
 	fl.StringVar(&opts.Breakpoints, "breakpoints", "auto", "live driver's breakpoints: auto (debug registers once seen to trap, else int3), hardware or software")
 	fl.BoolVar(&opts.NoPause, "no-pause", false, "do not wait for a key at each stop")
@@ -137,11 +153,24 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	defer func() { stop(hungUp) }()
 
 	io, lang := opts.IO, opts.Lang
+	info, _ := LookupDriver(opts.Driver)
+	var hint func() string
+	if info.Caps.Observes && !info.Caps.NeedsPostgres && opts.Output == "text" && io.IsStderrTTY() {
+		// A run that needed no PostgreSQL tells the person at the
+		// terminal when one is there to trace. The lookup (pg_config,
+		// postgres --version) starts first and runs beside the walk; a
+		// run whose diagnostics no one reads (a pipe, a file, CI) makes
+		// none.
+		hint = sync.OnceValue(liveHint(opts.Version, lang))
+		// Wait for the lookup however the run ends: the postgres --version
+		// it runs must not outlive pgwalk.
+		defer hint()
+	}
 	notes, err := opts.Factory.loadNotesIn(opts.NotesDir, lang)
 	if err != nil {
 		return err
 	}
-	w := &walk{opts: opts, notes: notes, ctx: ctx, firstOfPhase: map[string]int{}, views: map[viewKey]*stopView{}}
+	w := &walk{opts: opts, notes: notes, ctx: ctx, firstOfPhase: map[string]int{}, views: map[viewKey]*stopView{}, arrivedCh: make(chan struct{}, 1)}
 	w.interactive = opts.Output == "text" && io.Interactive() && !opts.NoPause
 	if w.interactive {
 		w.screen = io.NewScreen(render.Wrap)
@@ -168,10 +197,15 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	if lang != annotations.DefaultLang && !slices.Contains(notes.Langs(), lang) {
 		w.notice(catalog.S(lang, "run.no_lang_notes", "lang", lang))
 	}
+	if warning := listenWarning(opts.Listen, opts.Port, lang); warning != "" {
+		w.notice(warning)
+	}
 
 	dopts := walkthrough.DriverOptions{
 		Version:       opts.Version,
 		WaitForClient: opts.WaitFor,
+		Listen:        opts.Listen,
+		Port:          opts.Port,
 		PGBin:         opts.PGBin,
 		Breakpoints:   opts.Breakpoints,
 		Notify:        w.say,
@@ -180,11 +214,14 @@ func runRun(parent context.Context, opts *RunOptions) error {
 	if opts.Scenario != walkthrough.ScenarioNormal {
 		dopts.Scenario = opts.Scenario
 	}
+	if opts.WaitFor {
+		dopts.Arrived = w.onArrival
+	}
 	drv, err := opts.Factory.NewDriver(opts.Driver, dopts)
 	if err != nil {
 		return err
 	}
-	info, _ := LookupDriver(opts.Driver)
+	w.drv, w.caps = drv, info.Caps
 	w.errorf("run.start", "version", opts.Version.Name, "tag", opts.Version.Tag, "driver", opts.Driver, "summary", catalog.S(lang, info.Summary))
 	defer func() {
 		if cerr := drv.Close(); cerr != nil {
@@ -201,13 +238,7 @@ func runRun(parent context.Context, opts *RunOptions) error {
 		return catalog.Wrap(lang, err, "run.start_failed", "driver", opts.Driver)
 	}
 	w.session = walkthrough.NewSession(drv, opts.Version)
-	if info.Caps.Observes && !info.Caps.NeedsPostgres && opts.Output == "text" {
-		// A run that needed no PostgreSQL says when one is there to trace.
-		w.hint = sync.OnceValue(liveHint(opts.Version, lang))
-		// Wait for the lookup however the run ends: the postgres --version
-		// it runs must not outlive pgwalk.
-		defer w.hint()
-	}
+	w.hint = hint
 
 	if w.interactive {
 		restore, rerr := io.RawInput()

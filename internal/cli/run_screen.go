@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"context"
 	"errors"
-	"io"
-	"time"
 
 	"github.com/pgwalk/pgwalk/internal/catalog"
 	"github.com/pgwalk/pgwalk/internal/iostreams"
@@ -17,157 +14,6 @@ var errTerminalGone = errors.New("the terminal went away")
 
 // errQuit reports that the user pressed q.
 var errQuit = errors.New("quit")
-
-// keyResize is what key returns when the terminal was resized.
-const keyResize walkthrough.Key = "resize"
-
-// readKeys decodes key presses from in until it fails.
-func readKeys(in io.Reader) <-chan walkthrough.Key {
-	ch := make(chan walkthrough.Key)
-	go func() {
-		defer close(ch)
-		buf := make([]byte, 16)
-		for {
-			n, err := in.Read(buf)
-			for _, k := range walkthrough.DecodeKeys(buf[:n]) {
-				ch <- k
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return ch
-}
-
-// loopScreen is the loop of an interactive run: one stop at a time on the
-// alternate screen, laid out anew when the terminal is resized. It returns
-// nil when the walk is over, errQuit when q ended it.
-func (w *walk) loopScreen(ctx context.Context, keys <-chan walkthrough.Key) error {
-	resize := make(chan struct{}, 1)
-	stopResize := w.opts.IO.NotifyResize(resize)
-	defer stopResize()
-	st := walkthrough.State{Source: w.source != nil && w.source.avail}
-	for {
-		if st.NeedStop() {
-			ev, err := w.next(ctx, keys, resize)
-			switch {
-			case walkthrough.IsEOF(err):
-				st = st.Ended()
-			case err != nil:
-				return err
-			default:
-				if err := w.received(ev); err != nil {
-					return err
-				}
-				st = st.Received(ev.Phase)
-			}
-		}
-		if st.Finished || len(st.Stops) == 0 {
-			return nil
-		}
-		var err error
-		if st, err = w.drawStop(st); err != nil {
-			return err
-		}
-		k, err := w.key(ctx, keys, resize)
-		switch {
-		case errors.Is(err, errTerminalGone):
-			return err
-		case err != nil:
-			return nil // a signal: runRun says which
-		case k == keyResize:
-			continue
-		}
-		w.screen.ClearNotices()
-		st = walkthrough.Advance(st, k)
-		if k == walkthrough.KeySource && (w.source == nil || !w.source.avail) {
-			st.Message = catalog.S(w.opts.Lang, "run.no_source_key", "version", w.opts.Version.Name)
-		}
-		if st.Message != "" {
-			w.screen.Queue(st.Message)
-		}
-		if st.Quit {
-			if st.Interrupted {
-				return SilentExit(ExitInterrupt)
-			}
-			return errQuit
-		}
-	}
-}
-
-// next asks the driver for the next stop. Meanwhile q or Ctrl-C abandons
-// the wait, and a resized terminal gets the stop on screen laid out anew.
-func (w *walk) next(ctx context.Context, keys <-chan walkthrough.Key, resize <-chan struct{}) (walkthrough.Event, error) {
-	nctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type result struct {
-		ev  walkthrough.Event
-		err error
-	}
-	got := make(chan result, 1)
-	go func() {
-		ev, err := w.session.Next(nctx)
-		got <- result{ev, err}
-	}()
-	quit := walkthrough.KeyNone
-	for {
-		select {
-		case r := <-got:
-			switch quit {
-			case walkthrough.KeyInterrupt:
-				return r.ev, SilentExit(ExitInterrupt)
-			case walkthrough.KeyQuit:
-				return r.ev, errQuit
-			}
-			return r.ev, r.err
-		case k, ok := <-keys:
-			if !ok {
-				keys = nil // hung up: the SIGHUP ends the wait
-				continue
-			}
-			if k == walkthrough.KeyQuit || k == walkthrough.KeyInterrupt {
-				quit = k
-				cancel()
-			}
-		case <-resize:
-			// Only what was received is drawn: the session is busy.
-			if w.shown != nil {
-				if _, err := w.drawStop(*w.shown); err != nil {
-					cancel()
-					<-got
-					return walkthrough.Event{}, err
-				}
-			}
-		}
-	}
-}
-
-// key waits for the next key, for --delay to pass (the next stop), or for
-// the terminal to be resized (keyResize).
-func (w *walk) key(ctx context.Context, keys <-chan walkthrough.Key, resize <-chan struct{}) (walkthrough.Key, error) {
-	var tick <-chan time.Time
-	if w.opts.Delay > 0 {
-		t := time.NewTimer(w.opts.Delay)
-		defer t.Stop()
-		tick = t.C
-	}
-	select {
-	case <-ctx.Done():
-		return walkthrough.KeyNone, ctx.Err()
-	case k, ok := <-keys:
-		if !ok {
-			// A terminal's input ends only when it is hung up (closed).
-			return walkthrough.KeyNone, errTerminalGone
-		}
-		return k, nil
-	case <-tick:
-		// --delay advances by stop, not by page.
-		return walkthrough.KeyNextStop, nil
-	case <-resize:
-		return keyResize, nil
-	}
-}
 
 // Layout of a terminal wide enough to show the source beside the note.
 const (
@@ -245,10 +91,13 @@ func (w *walk) view(pos int, source bool, width, height int) (*stopView, error) 
 	return v, nil
 }
 
-// drawStop lays out the stop at st.Pos for the terminal's size now and
-// draws it (with the key help over it when asked), and returns st with the
-// stop's layout.
-func (w *walk) drawStop(st walkthrough.State) (walkthrough.State, error) {
+// drawStop lays out the stop on screen (st.Shown) for the terminal's size
+// now and draws it (with the key help or the connect commands over it
+// when asked), and returns st with the stop's layout. Before the first
+// stop of a run that waits for clients, it draws how to connect.
+// keysLive says that keys act while the driver works (the footer says
+// what pgwalk waits for).
+func (w *walk) drawStop(st walkthrough.State, keysLive bool) (walkthrough.State, error) {
 	width, height := w.opts.IO.TerminalSize()
 	if w.opts.Width == 0 && width < iostreams.MinWidth && w.narrowWarned != width {
 		w.narrowWarned = width
@@ -257,18 +106,40 @@ func (w *walk) drawStop(st walkthrough.State) (walkthrough.State, error) {
 		}
 	}
 	rows := w.screen.BodyRows(width, height)
-	v, err := w.view(st.Pos, st.Source, width, rows)
-	if err != nil {
-		return st, err
+	ascii := w.renderer.Style() == "ascii"
+	var lines []string
+	if pos := st.Shown(); pos >= 0 {
+		v, err := w.view(pos, st.Source, width, rows)
+		if err != nil {
+			return st, err
+		}
+		st = st.WithLayout(walkthrough.Layout{Lines: len(v.body.Lines), Pages: v.pages, Breaks: v.body.Breaks(), LastTop: v.lastTop, Values: v.body.Values, Source: v.body.Source})
+		lines = v.body.Window(st.Top, v.pages, rows, width)
+		w.markSeen(w.built[pos].Event.Connection)
+	} else {
+		lines = render.ConnectBox(w.connectInfo(false), width, ascii)
+		for len(lines) < rows {
+			lines = append(lines, "")
+		}
 	}
-	st = st.WithLayout(walkthrough.Layout{Lines: len(v.body.Lines), Pages: v.pages, Breaks: v.body.Breaks(), LastTop: v.lastTop, Values: v.body.Values, Source: v.body.Source})
-	lines := v.body.Window(st.Top, v.pages, rows, width)
-	if st.Help {
-		lines = render.Overlay(lines, render.KeyHelp(w.opts.Lang, w.renderer.Style() == "ascii"), width)
+	switch {
+	case st.Help:
+		lines = render.Overlay(lines, render.KeyHelp(w.opts.Lang, ascii), width)
+	case st.Connect:
+		lines = render.Overlay(lines, render.ConnectBox(w.connectInfo(true), width, ascii), width)
 	}
-	footer := render.Footer(st, w.built[st.Pos].Heading(), width, w.renderer.Color(), w.renderer.Style() == "ascii", w.opts.Lang)
 	w.screen.Enter()
-	w.screen.Draw(lines, footer)
+	w.screen.Draw(lines, w.footer(st, keysLive))
 	w.shown = &st
 	return st, nil
+}
+
+// footer returns the footer line of st on the terminal as it is now.
+func (w *walk) footer(st walkthrough.State, keysLive bool) string {
+	width, _ := w.opts.IO.TerminalSize()
+	heading := catalog.S(w.opts.Lang, "footer.waiting_heading", "version", w.opts.Version.Name, "driver", w.opts.Driver)
+	if pos := st.Shown(); pos >= 0 {
+		heading = w.built[pos].Heading()
+	}
+	return render.Footer(st, heading, w.alert(st, keysLive), width, w.renderer.Color(), w.renderer.Style() == "ascii", w.opts.Lang)
 }

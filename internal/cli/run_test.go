@@ -81,6 +81,27 @@ func TestRunOptions(t *testing.T) {
 		{name: "unknown scenario", args: []string{"--version", "16.4", "--scenario", "oom"}, wantErr: `unknown scenario "oom" (scenarios: normal, fork-failure, too-many-clients)`, code: ExitUsage},
 		{name: "usage error in Korean", args: []string{"--version", "16.4", "--driver", "narrate", "--wait-for-client", "--lang", "ko"}, wantErr: "--wait-for-client에는 프로세스를 실행하는 드라이버(reenact 또는 live)가 필요합니다", code: ExitUsage},
 		{name: "unknown language in English", args: []string{"--version", "16.4", "--lang", "fr"}, wantErr: `unknown language "fr" (languages: en, ko)`, code: ExitUsage},
+		{name: "listen on a loopback address", args: []string{"--version", "16.4", "--wait-for-client", "--listen", "127.0.0.2", "--port", "5499"}, check: func(o *RunOptions) string {
+			if o.Listen != "127.0.0.2" || o.Port != 5499 {
+				return "--listen or --port lost"
+			}
+			if w := listenWarning(o.Listen, o.Port, o.Lang); w != "" {
+				return "a loopback address needs no warning: " + w
+			}
+			return ""
+		}},
+		{name: "listen beyond this machine", args: []string{"--version", "16.4", "--wait-for-client", "--listen", "0.0.0.0", "--port", "5499"}, check: func(o *RunOptions) string {
+			if w := listenWarning(o.Listen, o.Port, o.Lang); !strings.Contains(w, "listening on 0.0.0.0:5499, beyond this machine") || !strings.Contains(w, "startup packet and no more") {
+				return "no warning for 0.0.0.0: " + w
+			}
+			return ""
+		}},
+		{name: "listen with live", args: []string{"--version", "16.4", "--driver", "live", "--wait-for-client", "--listen", "0.0.0.0"}, wantErr: "--listen and --port are not supported by the live driver (only by reenact)", code: ExitUsage},
+		{name: "port with narrate", args: []string{"--version", "16.4", "--driver", "narrate", "--port", "5499"}, wantErr: "--listen and --port are not supported by the narrate driver (only by reenact)", code: ExitUsage},
+		{name: "listen without waiting", args: []string{"--version", "16.4", "--listen", "127.0.0.1"}, wantErr: "add --wait-for-client", code: ExitUsage},
+		{name: "listen on a name", args: []string{"--version", "16.4", "--wait-for-client", "--listen", "example.com"}, wantErr: "--listen example.com: not an IP address", code: ExitUsage},
+		{name: "port out of range", args: []string{"--version", "16.4", "--wait-for-client", "--port", "65536"}, wantErr: "--port 65536: not a TCP port", code: ExitUsage},
+		{name: "listen error in Korean", args: []string{"--version", "16.4", "--driver", "live", "--port", "1", "--lang", "ko"}, wantErr: "live 드라이버는 --listen과 --port를 지원하지 않습니다(reenact만 지원합니다)", code: ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,5 +292,34 @@ func BenchmarkRunNoPause(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestListenWarning checks the one warning of a run that listens beyond
+// this machine: every address that is not a loopback one gets it (none is
+// listened on here: the warning comes from the options alone), a loopback
+// one does not.
+func TestListenWarning(t *testing.T) {
+	for _, tt := range []struct {
+		listen string
+		port   int
+		want   string
+	}{
+		{"", 0, ""},
+		{"127.0.0.1", 0, ""},
+		{"127.0.0.2", 5499, ""},
+		{"::1", 0, ""},
+		{"0.0.0.0", 0, "listening on 0.0.0.0, beyond this machine"},
+		{"::", 5499, "listening on [::]:5499, beyond this machine"},
+		{"192.0.2.1", 5499, "listening on 192.0.2.1:5499, beyond this machine"},
+		{"fe80::1", 0, "listening on fe80::1, beyond this machine"},
+	} {
+		got := listenWarning(tt.listen, tt.port, "en")
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("listenWarning(%q, %d) = %q, want %q", tt.listen, tt.port, got, tt.want)
+		}
+		if ko := listenWarning(tt.listen, tt.port, "ko"); (ko == "") != (got == "") || (ko != "" && !strings.Contains(ko, "시작 패킷만")) {
+			t.Errorf("listenWarning(%q) in Korean = %q", tt.listen, ko)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"slices"
 	"strings"
 
@@ -52,6 +53,20 @@ func (o *RunOptions) validate(changed func(flag string) bool) error {
 	if !slices.Contains(d.Caps.Scenarios, o.Scenario) {
 		others := driverNames(func(d DriverInfo) bool { return d.Caps.Observes && slices.Contains(d.Caps.Scenarios, o.Scenario) })
 		return usage("usage.scenario_unsupported", "driver", d.Name, "scenario", o.Scenario, "why", catalog.S(lang, d.Caps.NoScenario[o.Scenario]), "drivers", orList(lang, others))
+	}
+	if changed("listen") || changed("port") {
+		if !d.Caps.Listen {
+			return usage("usage.listen_driver", "driver", d.Name, "drivers", orList(lang, driverNames(func(d DriverInfo) bool { return d.Caps.Listen })))
+		}
+		if !o.WaitFor {
+			return usage("usage.listen_needs_wait")
+		}
+	}
+	if o.Listen != "" && net.ParseIP(o.Listen) == nil {
+		return usage("usage.listen_address", "addr", o.Listen)
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return usage("usage.port_range", "port", o.Port)
 	}
 	if o.PGBin != "" && !d.Caps.NeedsPostgres {
 		return usage("usage.pg_bin_driver", "driver", d.Name, "drivers", orList(lang, driverNames(func(d DriverInfo) bool { return d.Caps.NeedsPostgres })))

@@ -42,3 +42,10 @@ func withStudy(n *annotations.Note, ev walkthrough.Event, v walkthrough.Version,
 	c.Body = c.Body + "\n\n" + md
 	return &c
 }
+
+// warmStudy reads the study material and the glossary the notes' study
+// part is made from, so that the first stop need not wait for them.
+func warmStudy() {
+	_, _ = annotations.DefaultStudy()
+	_, _ = annotations.DefaultGlossary()
+}

@@ -104,6 +104,26 @@ func (s *Screen) Draw(body []string, footer string) {
 	s.paint(true)
 }
 
+// Refresh shows footer under the page drawn last, and the notices queued
+// since, over what is on screen (no new screen: the page is the same one).
+// It does nothing before the first Draw.
+func (s *Screen) Refresh(footer string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active || s.footer == "" {
+		return
+	}
+	s.footer = footer
+	s.paint(false)
+}
+
+// Drawn reports whether a page is on screen.
+func (s *Screen) Drawn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active && s.footer != ""
+}
+
 // Queue adds a line above the footer, shown from the next Draw.
 func (s *Screen) Queue(line string) {
 	s.mu.Lock()

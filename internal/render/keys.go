@@ -19,6 +19,7 @@ var helpKeys = [][2]string{
 	{"PgDn / PgUp", "help.page"},
 	{"v", "help.values"},
 	{"s", "help.source"},
+	{"c", "help.connect"},
 	{"g, Home / G, End", "help.first_last"},
 	{"1-5", "help.phase"},
 	{"?", "help.help"},
@@ -71,10 +72,12 @@ func frame(lines []string, ascii bool) []string {
 
 // Footer returns the line under a stop on a terminal of width columns: the
 // stop's heading, the page, a hint, and always, at its end, "? keys · q
-// quit". What does not fit goes: the hint, then the end of the heading. A
-// terminal narrower than pgwalk renders for (40 columns) gets the line cut
-// at its end.
-func Footer(st walkthrough.State, heading string, width int, color, ascii bool, lang string) string {
+// quit". An alert (a client waits, pgwalk waits for one), when not "",
+// takes the hint's place and stays: the heading's end goes first, then the
+// heading. Without one, what does not fit goes: the hint, then the end of
+// the heading. A terminal narrower than pgwalk renders for (40 columns)
+// gets the line cut at its end.
+func Footer(st walkthrough.State, heading, alert string, width int, color, ascii bool, lang string) string {
 	sep := " · "
 	if ascii {
 		sep = " | "
@@ -85,6 +88,8 @@ func Footer(st walkthrough.State, heading string, width int, color, ascii bool, 
 		page = fmt.Sprintf("%d/%d", p+1, n)
 	}
 	switch {
+	case alert != "":
+		hint = alert
 	case st.Reviewing():
 		hint = catalog.S(lang, "footer.reviewing", "n", st.Pos+1, "total", len(st.Stops))
 	case !st.AtEnd():
@@ -103,18 +108,18 @@ func Footer(st walkthrough.State, heading string, width int, color, ascii bool, 
 	}
 	room := width - 1 // the last column stays free: no wrap, no scroll
 	line := join(heading, page, hint, right)
-	if ansi.StringWidth(line) > room {
+	if ansi.StringWidth(line) > room && alert == "" {
+		hint = ""
 		line = join(heading, page, right)
 	}
 	if w := ansi.StringWidth(line); w > room {
-		tail := sep + join(page, right)[1:]
-		if page == "" {
-			tail = sep + right
-		}
+		tail := sep + join(page, hint, right)[1:]
 		if keep := room - 1 - ansi.StringWidth(tail) - 1; keep >= 10 && width >= 40 {
 			line = " " + ansi.Truncate(heading, keep, "…") + tail
+		} else if short := join(page, hint, right); alert != "" && ansi.StringWidth(short) <= room {
+			line = short
 		} else {
-			line = ansi.Truncate(join(heading, page, right), max(room, 1), "…")
+			line = ansi.Truncate(join(heading, page, hint, right), max(room, 1), "…")
 		}
 	}
 	if color {

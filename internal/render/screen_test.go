@@ -132,7 +132,7 @@ func TestOverlay(t *testing.T) {
 func TestKeyHelpListsEveryKey(t *testing.T) {
 	for _, ascii := range []bool{false, true} {
 		box := strings.Join(KeyHelp("en", ascii), "\n")
-		for _, k := range []string{"Enter", "space", "n,", "b, p", "j,", "k,", "PgDn", "PgUp", "v ", "s ", "g,", "Home", "G,", "End", "1-5", "?", "q ", "Ctrl-C"} {
+		for _, k := range []string{"Enter", "space", "n,", "b, p", "j,", "k,", "PgDn", "PgUp", "v ", "s ", "c ", "g,", "Home", "G,", "End", "1-5", "?", "q ", "Ctrl-C"} {
 			if !strings.Contains(box, k) {
 				t.Errorf("ascii=%v: the help lacks %q:\n%s", ascii, k, box)
 			}
@@ -156,7 +156,7 @@ func TestFooterFits(t *testing.T) {
 	heading := "Phase 4/5 · Child cleanup and start · 16.4"
 	for _, width := range []int{40, 60, 80, 120, 200} {
 		for _, color := range []bool{false, true} {
-			f := Footer(st, heading, width, color, false, "en")
+			f := Footer(st, heading, "", width, color, false, "en")
 			if w := ansi.StringWidth(f); w >= width {
 				t.Errorf("%d columns: footer of %d columns: %q", width, w, f)
 			}
@@ -165,10 +165,65 @@ func TestFooterFits(t *testing.T) {
 			}
 		}
 	}
-	if f := Footer(st, heading, 120, false, false, "en"); f != " Phase 4/5 · Child cleanup and start · 16.4 · 1/10 · reviewing stop 1 of 2 · ? keys · q quit" {
+	if f := Footer(st, heading, "", 120, false, false, "en"); f != " Phase 4/5 · Child cleanup and start · 16.4 · 1/10 · reviewing stop 1 of 2 · ? keys · q quit" {
 		t.Errorf("120 columns: %q", f)
 	}
-	if f := Footer(st, heading, 30, false, false, "en"); f != " Phase 4/5 · Child cleanup a…" {
+	if f := Footer(st, heading, "", 30, false, false, "en"); f != " Phase 4/5 · Child cleanup a…" {
 		t.Errorf("30 columns: %q", f)
+	}
+}
+
+// TestFooterKeepsTheAlert checks that an alert (a client waits) stays in
+// the footer at every width from 40 columns, with the keys at the end:
+// the heading gives way first.
+func TestFooterKeepsTheAlert(t *testing.T) {
+	st := walkthrough.State{}.Received(walkthrough.Child).Received(walkthrough.ParentRegistration)
+	st = st.WithLayout(walkthrough.Layout{Lines: 200, Pages: []int{0, 20, 40, 60, 80, 100, 120, 140, 160, 180}, LastTop: 180})
+	heading := "Phase 4/5 · Child cleanup and start · 16.4"
+	alert := "1 client waiting: G goes to it"
+	for _, width := range []int{60, 80, 120, 200} {
+		for _, ascii := range []bool{false, true} {
+			f := Footer(st, heading, alert, width, false, ascii, "en")
+			if w := ansi.StringWidth(f); w >= width {
+				t.Errorf("%d columns: footer of %d columns: %q", width, w, f)
+			}
+			if !strings.Contains(f, alert) {
+				t.Errorf("%d columns: the alert is gone: %q", width, f)
+			}
+			if !strings.HasSuffix(f, "q quit") {
+				t.Errorf("%d columns: footer does not end in the keys: %q", width, f)
+			}
+			if strings.Contains(f, "reviewing") {
+				t.Errorf("%d columns: the alert takes the hint's place: %q", width, f)
+			}
+		}
+	}
+	if f := Footer(st, heading, alert, 80, false, false, "en"); f != " Phase 4/5 · Child … · 1/10 · 1 client waiting: G goes to it · ? keys · q quit" {
+		t.Errorf("80 columns: %q", f)
+	}
+	if f := Footer(st, heading, alert, 60, false, false, "en"); f != " 1/10 · 1 client waiting: G goes to it · ? keys · q quit" {
+		t.Errorf("60 columns: the heading goes before the alert: %q", f)
+	}
+}
+
+// TestConnectBox checks that the connect box keeps every command line
+// whole and wraps its notes to the screen.
+func TestConnectBox(t *testing.T) {
+	cmd := "psql -h /tmp/pgwalk-1234567890 -p 54321 -U postgres postgres"
+	note := strings.Repeat("a note that wraps ", 10)
+	for _, width := range []int{70, 80, 120} {
+		box := ConnectBox(Connect{Title: "Connect with psql", Commands: []string{cmd}, Notes: []string{note}}, width, false)
+		text := strings.Join(box, "\n")
+		if !strings.Contains(text, "│   "+cmd+" ") {
+			t.Errorf("%d columns: the command line is not whole:\n%s", width, text)
+		}
+		for _, l := range box {
+			if w := ansi.StringWidth(l); w >= width {
+				t.Errorf("%d columns: a line of %d (the last column stays free): %q", width, w, l)
+			}
+		}
+		if !strings.HasPrefix(box[0], "┌") || !strings.HasPrefix(box[len(box)-1], "└") {
+			t.Errorf("%d columns: no frame:\n%s", width, text)
+		}
 	}
 }

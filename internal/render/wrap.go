@@ -58,16 +58,25 @@ type token struct {
 
 // tokenize splits a line into tokens.
 func tokenize(line string) []token {
-	var toks []token
+	toks := make([]token, 0, len(line))
 	for i := 0; i < len(line); {
-		if line[i] == 0x1b {
+		c := line[i]
+		if c == 0x1b {
 			n := escLen(line[i:])
 			toks = append(toks, token{s: line[i : i+n], esc: true})
 			i += n
 			continue
 		}
-		if line[i] == ' ' {
+		if c == ' ' {
 			toks = append(toks, token{s: " ", w: 1, blank: true})
+			i++
+			continue
+		}
+		if c > ' ' && c < 0x7f && (i+1 == len(line) || line[i+1] < 0x80) {
+			// A printable ASCII character that no combining mark
+			// follows is a grapheme cluster of one column: most of
+			// the text, without asking uniseg.
+			toks = append(toks, token{s: line[i : i+1], w: 1})
 			i++
 			continue
 		}
@@ -263,16 +272,19 @@ func wordUnits(toks []token) []unit {
 	var units []unit
 	for i := 0; i < len(toks); {
 		var u unit
+		a := i
 		for i < len(toks) && (toks[i].blank || toks[i].esc) {
-			u.gap = append(u.gap, toks[i])
 			u.gapW += toks[i].w
 			i++
 		}
+		b := i
 		for i < len(toks) && !toks[i].blank {
-			u.word = append(u.word, toks[i])
 			u.wordW += toks[i].w
 			i++
 		}
+		// Slices of toks, with no room beyond them: the appends below
+		// that join units copy, and never write over toks.
+		u.gap, u.word = toks[a:b:b], toks[b:i:i]
 		if u.wordW == 0 && len(units) > 0 {
 			// Only escapes (and blanks) follow: they end the last word;
 			// trailing blanks go.

@@ -144,7 +144,11 @@ func (d *Driver) Start(ctx context.Context) error {
 		return fmt.Errorf("reenact: %w", err)
 	}
 
-	d.tcpLn, err = net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	addr, err := d.tcpAddr()
+	if err != nil {
+		return fmt.Errorf("reenact: listen on TCP: %w", err)
+	}
+	d.tcpLn, err = net.ListenTCP("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("reenact: listen on TCP: %w", err)
 	}
@@ -216,6 +220,7 @@ func (d *Driver) acceptLoop(ln net.Listener, via string) {
 		if err != nil {
 			return
 		}
+		d.arrived(nc, via)
 		select {
 		case d.accepts <- accepted{nc: nc, via: via}:
 		case <-d.stop:
@@ -440,7 +445,7 @@ func (d *Driver) describeClient(c *conn) walkthrough.Fact {
 // in, and which listen socket accepted it (via).
 func (d *Driver) clientSocketFact(c *conn, via string) walkthrough.Fact {
 	if via == "tcp" {
-		return fact("fact.reenact.client_socket_tcp", "fd", c.pmFD, "port", d.port)
+		return fact("fact.reenact.client_socket_tcp", "fd", c.pmFD, "addr", d.tcpListening())
 	}
 	return fact("fact.reenact.client_socket_unix", "fd", c.pmFD, "path", d.sockPath)
 }
@@ -450,7 +455,7 @@ func (d *Driver) describeListeners() walkthrough.Fact {
 	tcpFD, unixFD := -1, -1
 	_ = withFD(d.tcpLn, func(fd int) error { tcpFD = fd; return nil })
 	_ = withFD(d.unixLn, func(fd int) error { unixFD = fd; return nil })
-	return fact("fact.reenact.listen_sockets", "port", d.port, "tcp_fd", tcpFD, "path", d.sockPath, "unix_fd", unixFD)
+	return fact("fact.reenact.listen_sockets", "tcp", d.tcpListening(), "tcp_fd", tcpFD, "path", d.sockPath, "unix_fd", unixFD)
 }
 
 // Close kills and reaps every child, closes every socket and pipe, removes

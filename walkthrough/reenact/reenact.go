@@ -162,7 +162,7 @@ func (d *Driver) PsqlCommands() []string {
 	}
 	return []string{
 		fmt.Sprintf("psql -h %s -p %d -U postgres postgres", d.dir, d.port),
-		fmt.Sprintf("psql -h 127.0.0.1 -p %d -U postgres %s", d.port, db),
+		fmt.Sprintf("psql -h %s -p %d -U postgres %s", d.tcpHost(), d.port, db),
 	}
 }
 
