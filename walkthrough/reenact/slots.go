@@ -1,7 +1,5 @@
 package reenact
 
-import "github.com/pgwalk/pgwalk/walkthrough"
-
 // countChildren counts the children on BackendList that are not dead
 // ends, as CountChildren(BACKEND_TYPE_ALL) does. Call with d.mu held.
 func (d *Driver) countChildren() int {
@@ -62,21 +60,6 @@ func (d *Driver) slotsInUse() int {
 		}
 	}
 	return n
-}
-
-// closedFDs returns the fds of before that are not in after.
-func closedFDs(before, after []walkthrough.FD) []walkthrough.FD {
-	open := map[int]bool{}
-	for _, fd := range after {
-		open[fd.Num] = true
-	}
-	var closed []walkthrough.FD
-	for _, fd := range before {
-		if !open[fd.Num] {
-			closed = append(closed, fd)
-		}
-	}
-	return closed
 }
 
 // releaseRecord gives c's record back, as the fork-failure branch and

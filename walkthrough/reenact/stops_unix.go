@@ -306,7 +306,7 @@ func (d *Driver) childStop(ctx context.Context, c *conn) (walkthrough.Event, err
 		ChildSlot:     walkthrough.Int(m.MyPMChildSlot),
 		FDsBefore:     m.FDsBefore,
 		FDsAfter:      m.FDsAfter,
-		ClosedFDs:     closedFDs(m.FDsBefore, m.FDsAfter),
+		ClosedFDs:     walkthrough.ClosedFDs(m.FDsBefore, m.FDsAfter),
 	}
 	facts := []walkthrough.Fact{
 		fact("fact.reenact.child_order", "first", first, "second", second),

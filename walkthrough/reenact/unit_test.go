@@ -64,16 +64,6 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestClosedFDs(t *testing.T) {
-	fd := func(n int) walkthrough.FD { return walkthrough.FD{Num: n} }
-	before := []walkthrough.FD{fd(0), fd(3), fd(4), fd(7)}
-	after := []walkthrough.FD{fd(0), fd(7), fd(9)}
-	got := closedFDs(before, after)
-	if !slices.Equal(got, []walkthrough.FD{fd(3), fd(4)}) {
-		t.Errorf("closedFDs = %v, want fds 3 and 4", got)
-	}
-}
-
 func TestUnsupportedOSError(t *testing.T) {
 	err := &UnsupportedOSError{GOOS: "windows"}
 	if msg := err.Error(); !strings.Contains(msg, "--driver narrate") || !strings.Contains(msg, "windows") {
