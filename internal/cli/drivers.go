@@ -83,7 +83,9 @@ var driverRegistry = []DriverInfo{
 		// Its private directories, and the cgroups of fork-failure
 		// runs (Linux, where pgwalk may make one).
 		Cleanup: func() ([]string, error) {
-			dirs, err := tmpdir.Sweeper{Prefix: tmpdir.Prefix}.Sweep()
+			// The live driver's directories share the prefix; its own
+			// sweep ends their servers first.
+			dirs, err := tmpdir.Sweeper{Prefix: tmpdir.Prefix, Except: []string{live.RunPrefix}}.Sweep()
 			cgroups, cerr := reenact.SweepCgroups()
 			return append(dirs, cgroups...), errors.Join(err, cerr)
 		},
@@ -104,8 +106,10 @@ var driverRegistry = []DriverInfo{
 			Breakpoints:   true,
 		},
 		New: func(o walkthrough.DriverOptions) walkthrough.Driver { return live.New(o) },
-		// The live driver removes what killed runs left in its scratch
-		// directory itself, when it starts a cluster.
+		// Its run directories (under the same rules as the
+		// re-enactment's), with the servers still running there and
+		// their shared memory.
+		Cleanup: live.CleanStale,
 		Find: func(v walkthrough.Version) (string, string, error) {
 			if err := live.Supported(); err != nil {
 				return "", "", err

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -241,6 +242,10 @@ type Sweeper struct {
 	Base string
 	// Prefix is the name prefix of the directories ("pgwalk-").
 	Prefix string
+	// Except are longer prefixes whose directories another Sweeper owns
+	// (one that must end a server before removing its directory, say):
+	// they are left alone.
+	Except []string
 	// Reap, when set, is called for each stale directory before it is
 	// removed, to end what may still run there (a server's processes, its
 	// shared memory).
@@ -263,7 +268,7 @@ func (s Sweeper) Sweep() (removed []string, err error) {
 	}
 	var errs []error
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), prefix) {
+		if !strings.HasPrefix(e.Name(), prefix) || slices.ContainsFunc(s.Except, func(p string) bool { return strings.HasPrefix(e.Name(), p) }) {
 			continue
 		}
 		dir := filepath.Join(base, e.Name())

@@ -189,13 +189,18 @@ func TestCleanStale(t *testing.T) {
 			writeMarker(t, d, string(dead.marker()), 0o600)
 			return d
 		}, false},
+		{"another sweeper's prefix (Except): kept", func(t *testing.T, base string) string {
+			d := filepath.Join(base, Prefix+"live-dead")
+			writeMarker(t, d, string(dead.marker()), 0o600)
+			return d
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			base := useTempDir(t)
 			dir := tc.setup(t, base)
 			var reaped []string
-			removed, err := Sweeper{Prefix: Prefix, Reap: func(d string) {
+			removed, err := Sweeper{Prefix: Prefix, Except: []string{Prefix + "live-"}, Reap: func(d string) {
 				if _, err := os.Stat(filepath.Join(d, MarkerName)); err != nil {
 					t.Errorf("Reap(%s) after the directory went: %v", d, err)
 				}

@@ -60,6 +60,9 @@ type (
 	StageTimeoutError = cluster.StageTimeoutError
 )
 
+// RunPrefix begins the name of every live run's directory.
+const RunPrefix = cluster.RunPrefix
+
 // FindPostgres finds a postgres server binary of release v's major version
 // (see cluster.FindPostgres).
 func FindPostgres(pgBin string, v walkthrough.Version) (bin string, version string, err error) {

@@ -74,6 +74,11 @@ type bounds struct {
 
 var defaultBounds = bounds{stage: 30 * time.Second, probe: 5 * time.Second}
 
+// CleanStale removes what killed live runs left (their directories, the
+// servers still running there, their shared memory), under the rules of
+// tmpdir.Sweeper, and returns the directories removed.
+func CleanStale() ([]string, error) { return cluster.Sweep() }
+
 // Supported reports whether live tracing can run on this machine: Linux
 // on an architecture the driver knows, with ptrace allowed. The last part
 // is only known for sure when Start attaches.

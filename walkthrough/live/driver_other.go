@@ -15,6 +15,9 @@ import (
 // state is empty where live tracing cannot run.
 type state struct{}
 
+// CleanStale does nothing here: no live run can have left anything.
+func CleanStale() ([]string, error) { return nil, nil }
+
 // Supported reports whether live tracing can run on this machine: here it
 // cannot, because ptrace as the driver uses it exists only on Linux.
 func Supported() error {

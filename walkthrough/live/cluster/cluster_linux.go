@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgwalk/pgwalk/internal/tmpdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,8 +64,10 @@ func Start(ctx context.Context, bin, version string, cred *syscall.Credential, c
 	if err != nil {
 		return nil, err
 	}
-	RemoveStale(ScratchDir(), cred)
-	dir, err := os.MkdirTemp(ScratchDir(), "pgwalk-live-*")
+	// The directory carries pgwalk's owner marker (tmpdir), so that a
+	// later run can tell a killed run's directory from a live one; it is
+	// handed to the server's account below, the marker stays ours.
+	dir, err := tmpdir.MakeIn(ScratchDir(), RunPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -57,3 +57,6 @@ func (e *StageTimeoutError) Error() string {
 
 // LastLines splits the end of a log into its lines.
 func LastLines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+// RunPrefix begins the name of every run's directory in ScratchDir.
+const RunPrefix = "pgwalk-live-"

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/pgwalk/pgwalk/internal/tmpdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,46 +115,35 @@ func ScratchDir() string {
 	return os.TempDir()
 }
 
-// RemoveStale removes what a killed run (one that could not clean up) of
-// this user or of the server's account cred left in dir: its directory,
-// the processes still working there, and its System V segment. A directory
-// whose postmaster still runs belongs to a live run and is left alone.
-func RemoveStale(dir string, cred *syscall.Credential) {
-	ours := func(uid uint32) bool { return uid == uint32(os.Geteuid()) || (cred != nil && uid == cred.Uid) }
-	runs, _ := filepath.Glob(filepath.Join(dir, "pgwalk-live-*"))
-	for _, run := range runs {
-		var st unix.Stat_t
-		if unix.Lstat(run, &st) != nil || !ours(st.Uid) || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			continue
-		}
-		data := filepath.Join(run, "data")
-		lines, err := readLines(filepath.Join(data, "postmaster.pid"))
-		if err != nil {
-			// No server was started there yet, or it shut down: only an
-			// old directory is surely abandoned.
-			if time.Since(time.Unix(st.Mtim.Unix())) > 24*time.Hour {
-				_ = os.RemoveAll(run)
-			}
-			continue
-		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(lines[0])); err == nil && pid > 0 {
-			if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == data {
-				continue // its postmaster runs: a live run
-			}
-		}
-		for _, pid := range ProcessesIn(data) {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
-		if len(lines) >= 7 {
-			if f := strings.Fields(lines[6]); len(f) == 2 {
-				key, _ := strconv.Atoi(f[0])
-				id, _ := strconv.Atoi(f[1])
-				_ = RemoveShm(id, key)
-			}
-		}
-		_ = os.RemoveAll(run)
+// Reap ends what a killed run (one that could not clean up) left working
+// in its directory dir: the server processes still running in its data
+// directory, and the server's System V segment. Sweep calls it before it
+// removes the directory.
+func Reap(dir string) {
+	data := filepath.Join(dir, "data")
+	for _, pid := range ProcessesIn(data) {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	lines, err := readLines(filepath.Join(data, "postmaster.pid"))
+	if err != nil || len(lines) < 7 {
+		return
+	}
+	if f := strings.Fields(lines[6]); len(f) == 2 {
+		key, _ := strconv.Atoi(f[0])
+		id, _ := strconv.Atoi(f[1])
+		_ = RemoveShm(id, key)
 	}
 }
+
+// Sweep removes what killed runs left in ScratchDir, under the one set of
+// rules pgwalk keeps for every driver (tmpdir.Sweeper): a private
+// directory named pgwalk-live-*, whose owner marker is this user's and
+// names a pgwalk process that is gone. Reap ends its server first. It
+// returns the directories removed.
+func Sweep() ([]string, error) {
+	return tmpdir.Sweeper{Base: ScratchDir(), Prefix: RunPrefix, Reap: Reap}.Sweep()
+}
+
 
 // markInheritedCloseOnExec sets close-on-exec on every descriptor above 2
 // of this process, so that the server inherits none of them (a test
