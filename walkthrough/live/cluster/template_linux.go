@@ -144,7 +144,6 @@ func Sweep() ([]string, error) {
 	return tmpdir.Sweeper{Base: ScratchDir(), Prefix: RunPrefix, Reap: Reap}.Sweep()
 }
 
-
 // markInheritedCloseOnExec sets close-on-exec on every descriptor above 2
 // of this process, so that the server inherits none of them (a test
 // harness or a shell may have left some open).
