@@ -80,6 +80,13 @@ func (f *filler) fill(v reflect.Value) error {
 				if err := f.fill(e); err != nil {
 					return err
 				}
+				// JSON writes a key as valid UTF-8: two keys that differ
+				// only in invalid bytes are one key in JSON, so the map
+				// holds keys as JSON has them, each once.
+				asJSONStrings(k)
+				if m.MapIndex(k).IsValid() {
+					continue
+				}
 				m.SetMapIndex(k, e)
 			}
 			v.Set(m)
