@@ -59,7 +59,8 @@ func NewCmdRun(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 		Long: strings.TrimSpace(`
 Run BackendStartup for real and stop at each phase with its note and the
 values observed: pids, the cancel key, the child slot, the file descriptors
-the child inherited and closed, the list of children after registration (BackendList; ActiveChildList in 18.4).
+the child inherited and closed, the list of children after registration
+(BackendList; ActiveChildList in 18.4).
 
 Drivers (--driver):
   reenact  pgwalk's own mini postmaster (the default): real listen sockets,
