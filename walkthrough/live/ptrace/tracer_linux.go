@@ -294,7 +294,21 @@ func (t *Tracer) stop(p *Proc) error {
 		return fmt.Errorf("PTRACE_INTERRUPT %d: %w", p.PID, err)
 	}
 	for {
-		st, err := waitPid(p.PID)
+		st, err := waitPidWithin(p.PID, stopWait)
+		if errors.Is(err, errNoChange) {
+			// PTRACE_INTERRUPT stops a running tracee; a tracee that is
+			// in a ptrace-stop already (one an interrupted Wait took
+			// and did not hand on) reports nothing new, and wait4
+			// would block for ever. ptrace(2): "If the tracee was
+			// already stopped by a signal and PTRACE_LISTEN was sent
+			// to it, the tracee stops with PTRACE_EVENT_STOP"; else
+			// nothing. So ask the kernel what state it is in.
+			if tracingStopped(p.PID) {
+				t.setRunning(p, false)
+				return nil
+			}
+			return fmt.Errorf("ptrace: process %d did not stop within %v after PTRACE_INTERRUPT", p.PID, stopWait)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,10 @@
 package ptrace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -88,20 +90,51 @@ func (s status) forked() bool {
 	return s.event == unix.PTRACE_EVENT_FORK || s.event == unix.PTRACE_EVENT_VFORK || s.event == unix.PTRACE_EVENT_CLONE
 }
 
-// waitPid waits for the next state change of pid only. __WALL makes wait4
-// report every kind of child, including clone children.
-func waitPid(pid int) (status, error) {
-	var ws unix.WaitStatus
+// stopWait bounds the wait for the stop that PTRACE_INTERRUPT asks for:
+// the kernel reports it at once for a running tracee.
+const stopWait = 5 * time.Second
+
+// errNoChange says that pid reported no state change within the time
+// waitPidWithin was given.
+var errNoChange = errors.New("no state change")
+
+// waitPidWithin waits for the next state change of pid only, for at most
+// d (__WALL makes wait4 report every kind of child, including clone
+// children): it polls with WNOHANG and returns
+// errNoChange when pid reported nothing in that time.
+func waitPidWithin(pid int, d time.Duration) (status, error) {
+	deadline := time.Now().Add(d)
+	pause := time.Millisecond
 	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return status{}, fmt.Errorf("wait4 %d: %w", pid, err)
 		}
-		return decode(ws), nil
+		if got == pid {
+			return decode(ws), nil
+		}
+		if time.Now().After(deadline) {
+			return status{}, errNoChange
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 20*time.Millisecond)
 	}
+}
+
+// tracingStopped reports whether pid is in a ptrace-stop ("t" in
+// /proc/PID/stat, proc(5)).
+func tracingStopped(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name's closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 't'
 }
 
 // gone records that p ended and returns what the caller is told: a hit
@@ -268,7 +301,12 @@ func (t *Tracer) onFork(parent *Proc, event int) error {
 	}
 	pid := int(msg)
 	if !t.newborn[pid] {
-		st, err := waitPid(pid)
+		// The new child's first stop is reported as soon as it exists
+		// (ptrace(2), PTRACE_O_TRACEFORK): bounded all the same.
+		st, err := waitPidWithin(pid, stopWait)
+		if errors.Is(err, errNoChange) {
+			return fmt.Errorf("ptrace: the new child %d of %d did not report its first stop within %v", pid, parent.PID, stopWait)
+		}
 		if err != nil {
 			return err
 		}
@@ -362,7 +400,10 @@ func (t *Tracer) step(p *Proc) error {
 		if err := unix.PtraceSingleStep(p.PID); err != nil {
 			return fmt.Errorf("PTRACE_SINGLESTEP %d: %w", p.PID, err)
 		}
-		st, err := waitPid(p.PID)
+		st, err := waitPidWithin(p.PID, stopWait)
+		if errors.Is(err, errNoChange) {
+			return fmt.Errorf("ptrace: process %d did not stop within %v after PTRACE_SINGLESTEP", p.PID, stopWait)
+		}
 		if err != nil {
 			return err
 		}
